@@ -1,0 +1,187 @@
+"""Real ZooKeeper members started from zkop's *rendered* ConfigMap and start script, on loopback.
+
+Each member runs the rendered `start.sh` exactly as a pod would, with three stand-ins for what a pod gives
+it: its own address (a loopback alias, the same ports for every member), its own /etc/hosts (a private
+mount namespace with the cluster DNS names bind-mounted over /etc/hosts), and the stock image's
+`zkServer.sh` (a shim that runs Debian's ZooKeeper with the classpath fixes from the shared notes).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from zkop.api.validation import parse_cluster
+from zkop.render import Rendered, render
+from zkop.render.identity import new_password
+from zkop.render.names import ClusterNames, RenderOptions
+from zkop.zookeeper.membership import Membership
+from zkop.zookeeper.reconfig import SuperuserCredential
+
+DEBIAN_JARS = [
+    "/usr/share/java/zookeeper.jar",
+    "/usr/share/java/slf4j-log4j12.jar",
+    "/usr/share/java/log4j-1.2.jar",
+    "/usr/share/java/servlet-api.jar",
+    "/usr/share/java/netty-codec.jar",
+]
+MARKER = "ZKOP_TEST_ENSEMBLE"
+
+_SHIM = """#!/bin/bash
+# Stand-in for the official image's zkServer.sh: `zkServer.sh start-foreground [cfg]`.
+set -euo pipefail
+[ "${1:-}" = start-foreground ] || { echo "shim supports start-foreground only" >&2; exit 2; }
+cfg="${2:-$ZOOCFGDIR/zoo.cfg}"
+exec java -Xmx${ZK_SERVER_HEAP:-128}m -Xss512k -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \\
+  ${SERVER_JVMFLAGS:-} -Dzookeeper.root.logger=INFO,CONSOLE \\
+  -Dlog4j.configuration=file:%(log4j)s -cp "$ZOOCFGDIR:%(classpath)s" \\
+  org.apache.zookeeper.server.quorum.QuorumPeerMain "$cfg"
+"""
+_LOG4J = """log4j.rootLogger=INFO, CONSOLE
+log4j.appender.CONSOLE=org.apache.log4j.ConsoleAppender
+log4j.appender.CONSOLE.layout=org.apache.log4j.PatternLayout
+log4j.appender.CONSOLE.layout.ConversionPattern=%d %-5p [%t] %c{1}: %m%n
+"""
+
+
+def zookeeper_available() -> bool:
+    return all(Path(j).exists() for j in DEBIAN_JARS) and shutil.which("java") is not None
+
+
+@dataclass
+class LocalEnsemble:
+    """Members 1..N of one rendered cluster; start, kill and inspect them like pods."""
+
+    root: Path
+    name: str = "zk"
+    namespace: str = "zkop-test"
+    replicas: int = 3
+    password: str = field(default_factory=new_password)
+    processes: dict[int, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.cluster = parse_cluster(
+            {"metadata": {"name": self.name, "namespace": self.namespace}, "spec": {"replicas": self.replicas}}
+        )
+        self.names = ClusterNames.of(self.cluster, RenderOptions())
+        # A random 127.a.b.0/24 per ensemble, so ensembles in one run never share an address.
+        self.prefix = f"127.{random.randint(20, 250)}.{random.randint(1, 250)}"
+        self.bin = self.root / "bin"
+        self.bin.mkdir(parents=True, exist_ok=True)
+        (self.root / "log4j.properties").write_text(_LOG4J)
+        shim = self.bin / "zkServer.sh"
+        shim.write_text(
+            _SHIM % {"log4j": self.root / "log4j.properties", "classpath": ":".join(DEBIAN_JARS)}
+        )
+        shim.chmod(0o755)
+        hosts = ["127.0.0.1 localhost"]
+        hosts += [f"{self.address(i)} {self.names.member_host(i)}" for i in range(1, 10)]
+        (self.root / "hosts").write_text("\n".join(hosts) + "\n")
+        self.rendered: Rendered = self.render()
+
+    @property
+    def credential(self) -> SuperuserCredential:
+        return SuperuserCredential(self.password)
+
+    def address(self, member_id: int) -> str:
+        return f"{self.prefix}.{member_id}"
+
+    def addresses(self, ids: list[int] | None = None) -> dict[int, str]:
+        return {i: self.address(i) for i in (ids or list(range(1, self.replicas + 1)))}
+
+    def render(self, membership: Membership | None = None) -> Rendered:
+        self.rendered = render(self.cluster, membership=membership, superuser_password=self.password)
+        return self.rendered
+
+    def config_files(self) -> dict[str, str]:
+        config_map = next(o for o in self.rendered.objects if o["kind"] == "ConfigMap")
+        return dict(config_map["data"])
+
+    def digest(self) -> str:
+        from zkop.render.identity import super_digest
+
+        return super_digest(self.password)
+
+    def member_dir(self, member_id: int) -> Path:
+        return self.root / f"member-{member_id}"
+
+    def start(self, member_id: int) -> None:
+        """Start a member the way its pod would: the rendered start script, templates mounted read-only."""
+        base = self.member_dir(member_id)
+        templates = base / "templates"
+        if templates.exists():
+            shutil.rmtree(templates)
+        templates.mkdir(parents=True)
+        for key, text in self.config_files().items():
+            (templates / key).write_text(text)
+        (base / "data").mkdir(exist_ok=True)
+        env = {
+            "PATH": f"{self.bin}:{os.environ['PATH']}",
+            "HOME": str(base),
+            "POD_NAME": self.names.pod(member_id),
+            "POD_IP": self.address(member_id),
+            "ZKOP_PEER_DOMAIN": self.names.peer_domain,
+            "ZKOP_TEMPLATES": str(templates),
+            "ZKOP_DATA": str(base / "data"),
+            "ZKOP_SUPER_DIGEST": self.digest(),
+            "ZK_SERVER_HEAP": "96",
+            MARKER: str(self.root),
+        }
+        script = templates / "start.sh"
+        wrapper = f'mount --bind "{self.root / "hosts"}" /etc/hosts && exec /bin/bash "{script}"'
+        log = open(base / "out.log", "ab")  # noqa: SIM115 - the child owns it
+        self.processes[member_id] = subprocess.Popen(
+            ["unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", wrapper],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+
+    def start_all(self) -> None:
+        for member_id in range(1, self.replicas + 1):
+            self.start(member_id)
+
+    def kill(self, member_id: int, sig: int = signal.SIGKILL) -> None:
+        process = self.processes.pop(member_id, None)
+        if process is None:
+            return
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            pass
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=5)
+
+    def wipe(self, member_id: int) -> None:
+        shutil.rmtree(self.member_dir(member_id) / "data", ignore_errors=True)
+
+    def log(self, member_id: int) -> str:
+        path = self.member_dir(member_id) / "out.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def stop_all(self) -> None:
+        for member_id in list(self.processes):
+            self.kill(member_id)
+
+
+def wait_for(predicate, timeout: float = 30.0, interval: float = 0.2, what: str = "condition"):  # type: ignore[no-untyped-def]
+    """Poll until predicate() is truthy; return its value or fail naming what was awaited."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last value: {last!r}")

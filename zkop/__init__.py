@@ -1,0 +1,3 @@
+"""zkop: Apache ZooKeeper on Kubernetes, and Kubernetes into ZooKeeper."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from zkop.cli import main
+
+main()

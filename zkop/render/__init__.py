@@ -1,0 +1,90 @@
+"""Pure rendering: a ZookeeperCluster (plus observed membership) to the Kubernetes objects it needs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from zkop.api.cluster import ZookeeperCluster
+from zkop.render import config, identity, network, workload
+from zkop.render.names import ClusterNames, RenderOptions
+from zkop.zookeeper.membership import Membership
+
+__all__ = ["RenderOptions", "Rendered", "render"]
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """Everything zkop applies for one cluster. The Secret is separate: it is created once, never applied."""
+
+    objects: list[dict[str, Any]]
+    superuser_secret: dict[str, Any]
+    restart_hash: str
+    membership: Membership
+
+
+def _config_map(names: ClusterNames, files: dict[str, str]) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": names.config_map, "namespace": names.namespace, "labels": names.labels()},
+        "data": files,
+    }
+
+
+def _owned(obj: dict[str, Any], cluster: ZookeeperCluster) -> dict[str, Any]:
+    uid = cluster.metadata.get("uid")
+    if uid:
+        obj["metadata"]["ownerReferences"] = [
+            {
+                "apiVersion": cluster.api_version,
+                "kind": cluster.kind,
+                "name": cluster.name,
+                "uid": uid,
+                "controller": True,
+                "blockOwnerDeletion": True,
+            }
+        ]
+    return obj
+
+
+def render(
+    cluster: ZookeeperCluster,
+    options: RenderOptions | None = None,
+    *,
+    membership: Membership | None = None,
+    statefulset_replicas: int | None = None,
+    superuser_password: str | None = None,
+) -> Rendered:
+    """Render every object. `membership` and `statefulset_replicas` come from observation once the
+    ensemble exists (the plan decides them); a new ensemble gets members 1..spec.replicas."""
+    options = options or RenderOptions()
+    names = ClusterNames.of(cluster, options)
+    if membership is None:
+        membership = config.initial_membership(names, cluster.spec.replicas)
+    restart_files = {
+        "zoo.cfg": config.static_config(cluster),
+        "logback.xml": config.logging_config(),
+        "start.sh": config.start_script(),
+    }
+    files = {
+        **restart_files,
+        "zoo.cfg.dynamic": membership.dynamic_file(),
+        "zoo.cfg.dynamic.version": membership.version_hex,
+    }
+    template = workload.pod_template(cluster, names, restart_files)
+    replicas = cluster.spec.replicas if statefulset_replicas is None else statefulset_replicas
+    objects = [
+        identity.service_account(names),
+        _config_map(names, files),
+        network.headless_service(names),
+        network.client_service(names),
+        workload.statefulset(cluster, names, replicas, template),
+        workload.pod_disruption_budget(names),
+    ]
+    return Rendered(
+        objects=[_owned(o, cluster) for o in objects],
+        superuser_secret=_owned(identity.superuser_secret(names, superuser_password), cluster),
+        restart_hash=template["metadata"]["annotations"]["zkop.io/restart-hash"],
+        membership=membership,
+    )

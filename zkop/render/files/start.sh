@@ -1,0 +1,72 @@
+#!/bin/bash
+# Starts one ZooKeeper member inside the stock `zookeeper` image. Rendered by zkop into the cluster's
+# ConfigMap; edits are overwritten.
+#
+# Why a script: ZooKeeper rewrites zoo.cfg and writes zoo.cfg.dynamic.<version> at every reconfiguration,
+# so its config must live on the member's own volume, not on the read-only ConfigMap mount, and a member
+# must never start from membership older than what it last saw (the "My id N not in the peer list"
+# failure of other operators).
+set -euo pipefail
+
+templates="${ZKOP_TEMPLATES:-/etc/zkop}"
+data_root="${ZKOP_DATA:-/data}"
+conf_dir="$data_root/conf"
+data_dir="$data_root/data"
+: "${POD_NAME:?POD_NAME must come from metadata.name}"
+: "${ZKOP_PEER_DOMAIN:?ZKOP_PEER_DOMAIN must name the headless service domain}"
+
+ordinal="${POD_NAME##*-}"
+case "$ordinal" in
+  '' | *[!0-9]*) echo "zkop: cannot derive a member id from pod name '$POD_NAME'" >&2; exit 64 ;;
+esac
+myid=$((ordinal + 1))
+mkdir -p "$conf_dir" "$data_dir"
+echo "$myid" > "$data_dir/myid"
+
+is_hex() { case "$1" in '' | *[!0-9a-fA-F]*) return 1 ;; *) return 0 ;; esac; }
+
+# Membership: the newest of (a) what zkop last rendered and (b) what ZooKeeper itself last wrote on this
+# volume. (b) counts only while the volume still holds the data it belongs to: a wiped data directory
+# rejoins from zkop's view and syncs from the leader.
+chosen="$templates/zoo.cfg.dynamic"
+chosen_version="$(cat "$templates/zoo.cfg.dynamic.version" 2>/dev/null || echo 0)"
+is_hex "$chosen_version" || chosen_version=0
+if compgen -G "$data_dir/version-2/snapshot.*" > /dev/null || compgen -G "$data_dir/version-2/log.*" > /dev/null; then
+  for candidate in "$conf_dir"/zoo.cfg.dynamic.*; do
+    [ -f "$candidate" ] || continue
+    version="${candidate##*.}"
+    is_hex "$version" || continue # skips zoo.cfg.dynamic.next and temporary files
+    if (( 16#$version >= 16#$chosen_version )); then
+      chosen="$candidate"
+      chosen_version="$version"
+    fi
+  done
+fi
+
+dynamic="$conf_dir/zoo.cfg.dynamic.$chosen_version"
+own_host="${POD_NAME}.${ZKOP_PEER_DOMAIN}"
+own_line="server.${myid}=${own_host}:2888:3888:participant;${own_host}:2181"
+{
+  grep -E '^server\.[0-9]+=' "$chosen" || true
+  # A member that is not (or no longer) in the membership joins as a non-voting follower, syncs, and is
+  # then voted in by zkop with a reconfig. Without its own line ZooKeeper refuses to start.
+  grep -qE "^server\.${myid}=" "$chosen" || echo "$own_line"
+} > "$dynamic.tmp"
+mv "$dynamic.tmp" "$dynamic"
+for old in "$conf_dir"/zoo.cfg.dynamic.*; do
+  [ "$old" = "$dynamic" ] || [ "${old##*.}" = "next" ] || rm -f "$old"
+done
+
+{
+  cat "$templates/zoo.cfg"
+  echo "dataDir=$data_dir"
+  echo "dynamicConfigFile=$dynamic"
+  echo "admin.serverAddress=${POD_IP:-0.0.0.0}"
+} > "$conf_dir/zoo.cfg.tmp"
+mv "$conf_dir/zoo.cfg.tmp" "$conf_dir/zoo.cfg"
+cp "$templates/logback.xml" "$conf_dir/logback.xml"
+
+echo "zkop: starting member $myid of $(grep -cE '^server\.' "$dynamic") from membership version $chosen_version" >&2
+export ZOOCFGDIR="$conf_dir"
+export SERVER_JVMFLAGS="${SERVER_JVMFLAGS:-} -Dzookeeper.DigestAuthenticationProvider.superDigest=${ZKOP_SUPER_DIGEST:?}"
+exec zkServer.sh start-foreground "$conf_dir/zoo.cfg"

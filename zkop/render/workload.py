@@ -1,0 +1,189 @@
+"""The StatefulSet that runs the members, and its PodDisruptionBudget."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from zkop.api.cluster import ZookeeperCluster
+from zkop.render.hashing import restart_hash
+from zkop.render.names import ANNOTATION_RESTART_AT, ANNOTATION_RESTART_HASH, ClusterNames
+from zkop.render.quantity import mebibytes
+from zkop.zookeeper.membership import ADMIN_PORT, CLIENT_PORT, ELECTION_PORT, QUORUM_PORT
+
+CONTAINER = "zookeeper"
+DATA_VOLUME = "data"
+CONFIG_MOUNT = "/etc/zkop"
+DATA_MOUNT = "/data"
+# The official image runs ZooKeeper as user and group 1000 (`zookeeper`).
+ZOOKEEPER_UID = 1000
+
+
+def _env(cluster: ZookeeperCluster, names: ClusterNames) -> list[dict[str, Any]]:
+    env: list[dict[str, Any]] = [
+        {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+        {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+        {"name": "ZKOP_PEER_DOMAIN", "value": names.peer_domain},
+        {"name": "ZKOP_TEMPLATES", "value": CONFIG_MOUNT},
+        {"name": "ZKOP_DATA", "value": DATA_MOUNT},
+        {
+            "name": "ZKOP_SUPER_DIGEST",
+            "valueFrom": {"secretKeyRef": {"name": names.superuser_secret, "key": "digest"}},
+        },
+    ]
+    flags = list(cluster.spec.jvm.extra_flags)
+    if cluster.spec.jvm.heap:
+        heap = mebibytes(cluster.spec.jvm.heap)
+        env.append({"name": "ZK_SERVER_HEAP", "value": str(heap)})
+        flags = [f"-Xms{heap}m", f"-Xmx{heap}m", *flags]
+    if flags:
+        env.append({"name": "SERVER_JVMFLAGS", "value": " ".join(flags)})
+    return env
+
+
+def _container(cluster: ZookeeperCluster, names: ClusterNames) -> dict[str, Any]:
+    container: dict[str, Any] = {
+        "name": CONTAINER,
+        "image": cluster.spec.image,
+        "imagePullPolicy": "IfNotPresent",
+        "command": ["/bin/bash", f"{CONFIG_MOUNT}/start.sh"],
+        "env": _env(cluster, names),
+        "ports": [
+            {"name": "client", "containerPort": CLIENT_PORT, "protocol": "TCP"},
+            {"name": "quorum", "containerPort": QUORUM_PORT, "protocol": "TCP"},
+            {"name": "election", "containerPort": ELECTION_PORT, "protocol": "TCP"},
+            {"name": "admin", "containerPort": ADMIN_PORT, "protocol": "TCP"},
+        ],
+        # Ready means "serving as part of a quorum": the AdminServer's monitor command fails with 500
+        # while a member is electing or syncing (ruok would answer imok then).
+        "readinessProbe": {
+            "httpGet": {"path": "/commands/monitor", "port": "admin"},
+            "periodSeconds": 5,
+            "timeoutSeconds": 3,
+            "failureThreshold": 2,
+        },
+        # Alive means the JVM answers at all; an electing member is alive, so no restart loops in elections.
+        "livenessProbe": {
+            "httpGet": {"path": "/commands/ruok", "port": "admin"},
+            "initialDelaySeconds": 30,
+            "periodSeconds": 10,
+            "timeoutSeconds": 5,
+            "failureThreshold": 6,
+        },
+        "volumeMounts": [
+            {"name": DATA_VOLUME, "mountPath": DATA_MOUNT},
+            {"name": "config", "mountPath": CONFIG_MOUNT, "readOnly": True},
+        ],
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "capabilities": {"drop": ["ALL"]},
+        },
+    }
+    if cluster.spec.resources:
+        resources = cluster.spec.resources.to_wire()
+        if resources:
+            container["resources"] = resources
+    return container
+
+
+def _pod_spec(cluster: ZookeeperCluster, names: ClusterNames) -> dict[str, Any]:
+    overrides = cluster.spec.pod
+    spec: dict[str, Any] = {
+        "serviceAccountName": overrides.service_account_name or names.service_account,
+        "automountServiceAccountToken": False,
+        "terminationGracePeriodSeconds": 30,
+        "securityContext": overrides.security_context
+        or {
+            "runAsUser": ZOOKEEPER_UID,
+            "runAsGroup": ZOOKEEPER_UID,
+            "fsGroup": ZOOKEEPER_UID,
+            "runAsNonRoot": True,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "affinity": overrides.affinity
+        or {
+            # Spread members over nodes when the cluster can; never refuse to schedule because of it.
+            "podAntiAffinity": {
+                "preferredDuringSchedulingIgnoredDuringExecution": [
+                    {
+                        "weight": 100,
+                        "podAffinityTerm": {
+                            "topologyKey": "kubernetes.io/hostname",
+                            "labelSelector": {"matchLabels": names.selector_labels()},
+                        },
+                    }
+                ]
+            }
+        },
+        "containers": [_container(cluster, names)],
+        "volumes": [{"name": "config", "configMap": {"name": names.config_map, "defaultMode": 0o555}}],
+    }
+    for key, value in (
+        ("tolerations", overrides.tolerations),
+        ("nodeSelector", overrides.node_selector),
+        ("priorityClassName", overrides.priority_class_name),
+        ("topologySpreadConstraints", overrides.topology_spread_constraints),
+    ):
+        if value:
+            spec[key] = value
+    return spec
+
+
+def pod_template(
+    cluster: ZookeeperCluster, names: ClusterNames, config_files: dict[str, str]
+) -> dict[str, Any]:
+    """The member pod template, annotated with the hash of everything a restart would pick up."""
+    spec = _pod_spec(cluster, names)
+    labels = {**cluster.spec.pod.labels, **names.labels()}
+    annotations = dict(cluster.spec.pod.annotations)
+    restart_at = cluster.metadata.get("annotations", {}).get(ANNOTATION_RESTART_AT)
+    annotations[ANNOTATION_RESTART_HASH] = restart_hash(spec, labels, annotations, config_files, restart_at)
+    return {"metadata": {"labels": labels, "annotations": annotations}, "spec": spec}
+
+
+def statefulset(
+    cluster: ZookeeperCluster, names: ClusterNames, replicas: int, template: dict[str, Any]
+) -> dict[str, Any]:
+    storage = cluster.spec.storage
+    claim_spec: dict[str, Any] = {
+        "accessModes": ["ReadWriteOnce"],
+        "resources": {"requests": {"storage": storage.size}},
+    }
+    if storage.storage_class_name:
+        claim_spec["storageClassName"] = storage.storage_class_name
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {"name": names.statefulset, "namespace": names.namespace, "labels": names.labels()},
+        "spec": {
+            "replicas": replicas,
+            "serviceName": names.headless_service,
+            "selector": {"matchLabels": names.selector_labels()},
+            # Parallel: a fresh ensemble needs a majority up before any member can be Ready.
+            "podManagementPolicy": "Parallel",
+            # OnDelete: zkop restarts members itself, one at a time, leader last.
+            "updateStrategy": {"type": "OnDelete"},
+            "persistentVolumeClaimRetentionPolicy": {
+                "whenDeleted": storage.reclaim_policy,
+                "whenScaled": storage.reclaim_policy,
+            },
+            "template": template,
+            "volumeClaimTemplates": [
+                {
+                    "apiVersion": "v1",
+                    "kind": "PersistentVolumeClaim",
+                    "metadata": {"name": DATA_VOLUME, "labels": names.labels()},
+                    "spec": claim_spec,
+                }
+            ],
+        },
+    }
+
+
+def pod_disruption_budget(names: ClusterNames) -> dict[str, Any]:
+    """At most one member voluntarily down at a time: the quorum of any ensemble of 3+ survives."""
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": {"name": names.pdb, "namespace": names.namespace, "labels": names.labels()},
+        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": names.selector_labels()}},
+    }

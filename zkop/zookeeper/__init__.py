@@ -1,0 +1,1 @@
+"""Talking to ZooKeeper: membership (pure), member observation (AdminServer) and reconfiguration (kazoo)."""
