@@ -8,6 +8,7 @@ mount namespace with the cluster DNS names bind-mounted over /etc/hosts), and th
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import shutil
@@ -67,7 +68,10 @@ class LocalEnsemble:
 
     def __post_init__(self) -> None:
         self.cluster = parse_cluster(
-            {"metadata": {"name": self.name, "namespace": self.namespace}, "spec": {"replicas": self.replicas}}
+            {
+                "metadata": {"name": self.name, "namespace": self.namespace},
+                "spec": {"replicas": self.replicas},
+            }
         )
         self.names = ClusterNames.of(self.cluster, RenderOptions())
         # A random 127.a.b.0/24 per ensemble, so ensembles in one run never share an address.
@@ -76,9 +80,7 @@ class LocalEnsemble:
         self.bin.mkdir(parents=True, exist_ok=True)
         (self.root / "log4j.properties").write_text(_LOG4J)
         shim = self.bin / "zkServer.sh"
-        shim.write_text(
-            _SHIM % {"log4j": self.root / "log4j.properties", "classpath": ":".join(DEBIAN_JARS)}
-        )
+        shim.write_text(_SHIM % {"log4j": self.root / "log4j.properties", "classpath": ":".join(DEBIAN_JARS)})
         shim.chmod(0o755)
         hosts = ["127.0.0.1 localhost"]
         hosts += [f"{self.address(i)} {self.names.member_host(i)}" for i in range(1, 10)]
@@ -153,10 +155,8 @@ class LocalEnsemble:
         process = self.processes.pop(member_id, None)
         if process is None:
             return
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            pass
         try:
             process.wait(timeout=15)
         except subprocess.TimeoutExpired:

@@ -36,9 +36,7 @@ def test_observes_one_leader_synced_followers_and_the_rendered_membership(ensemb
     assert state.membership is not None
     assert state.membership.ids == (1, 2, 3)
     assert state.membership.version > 0
-    assert [m.host for m in state.membership.members] == [
-        ensemble.names.member_host(i) for i in (1, 2, 3)
-    ]
+    assert [m.host for m in state.membership.members] == [ensemble.names.member_host(i) for i in (1, 2, 3)]
 
 
 def test_zxid_follows_writes_on_every_member(ensemble: LocalEnsemble) -> None:

@@ -70,7 +70,7 @@ MANAGED_CONFIG_PREFIXES = ("server.", "group.", "weight.")
 
 _CONFIG_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9._-]*$")
 # A value ends up on one line of zoo.cfg: anything that could start a second line (or hide one) is refused.
-_FORBIDDEN_VALUE_CHARS = re.compile(r"[\r\n\x00\x0b\x0c\x85\u2028\u2029]")
+_FORBIDDEN_VALUE_CHARS = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
 
 
 class StorageSpec(Model):
@@ -155,14 +155,14 @@ class ZookeeperClusterSpec(Model):
     @classmethod
     def _config_is_safe(cls, config: dict[str, int | str]) -> dict[str, int | str]:
         for key, value in config.items():
+            if key in MANAGED_CONFIG_KEYS or key.startswith(MANAGED_CONFIG_PREFIXES):
+                raise ValueError(
+                    f"key {key!r} is managed by zkop and cannot be set: remove it from spec.config"
+                )
             if not _CONFIG_KEY.match(key):
                 raise ValueError(
                     f"key {key!r} is not a zoo.cfg key: use letters, digits, '.', '_' and '-', "
                     "starting with a letter"
-                )
-            if key in MANAGED_CONFIG_KEYS or key.startswith(MANAGED_CONFIG_PREFIXES):
-                raise ValueError(
-                    f"key {key!r} is managed by zkop and cannot be set: remove it from spec.config"
                 )
             if isinstance(value, str) and _FORBIDDEN_VALUE_CHARS.search(value):
                 raise ValueError(f"value of {key!r} contains a line break or control character: use one line")

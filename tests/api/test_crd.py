@@ -1,0 +1,53 @@
+"""The checked-in CRD is generated from the models, and is a structural schema Kubernetes accepts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from zkop.api.crd import all_crds
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "crds"
+
+
+def test_checked_in_crds_match_the_models() -> None:
+    for crd in all_crds():
+        path = DEPLOY / f"{crd['metadata']['name']}.yaml"
+        assert path.exists(), f"{path} missing: run `make crds`"
+        assert yaml.safe_load(path.read_text()) == crd, f"{path} drifted from the models: run `make crds`"
+
+
+def _walk(node: Any, path: str = "") -> list[tuple[str, dict[str, Any]]]:
+    found = []
+    if isinstance(node, dict):
+        found.append((path, node))
+        for key, value in node.items():
+            found += _walk(value, f"{path}.{key}")
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            found += _walk(value, f"{path}[{i}]")
+    return found
+
+
+def test_schema_is_structural() -> None:
+    (crd,) = all_crds()
+    schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    for path, node in _walk(schema):
+        assert "$ref" not in node and "$defs" not in node and "title" not in node, path
+        assert not ("properties" in node and "additionalProperties" in node), path
+        if "properties" in node:
+            assert node.get("type") == "object", path
+        assert "anyOf" not in node or all("type" not in b for b in node["anyOf"]), path
+
+
+def test_schema_refuses_zero_replicas_and_prints_the_columns_users_want() -> None:
+    (crd,) = all_crds()
+    version = crd["spec"]["versions"][0]
+    replicas = version["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]["replicas"]
+    assert replicas["minimum"] == 1 and replicas["maximum"] == 9
+    columns = [c["name"] for c in version["additionalPrinterColumns"] if c.get("priority", 0) == 0]
+    assert columns == ["Ready", "Replicas", "Leader", "Age"]
+    assert crd["spec"]["names"]["shortNames"] == ["zk"]
+    assert version["subresources"] == {"status": {}}

@@ -1,0 +1,106 @@
+"""The `zkop` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import sys
+from typing import Any
+
+import click
+import yaml
+
+from zkop import __version__
+from zkop.api.crd import all_crds
+from zkop.api.validation import InvalidSpec, parse_cluster
+from zkop.render import render
+from zkop.render.names import RenderOptions
+
+
+def _dump_all(objects: list[dict[str, Any]]) -> str:
+    return yaml.safe_dump_all(objects, sort_keys=False, default_flow_style=False)
+
+
+@click.group()
+def main() -> None:
+    """zkop: Apache ZooKeeper on Kubernetes, and Kubernetes into ZooKeeper."""
+
+
+@main.command()
+def version() -> None:
+    """Print zkop's version."""
+    click.echo(f"zkop {__version__}")
+
+
+@main.command()
+def crds() -> None:
+    """Print every CustomResourceDefinition zkop serves, as YAML."""
+    click.echo(_dump_all(all_crds()), nl=False)
+
+
+@main.command("render")
+@click.option("-f", "--filename", type=click.File("r"), required=True, help="A ZookeeperCluster (YAML).")
+@click.option("--cluster-domain", default="cluster.local", show_default=True)
+def render_command(filename: Any, cluster_domain: str) -> None:
+    """Print every object zkop would create for a ZookeeperCluster, as a YAML stream.
+
+    The superuser Secret is printed without its credential: zkop generates that in the cluster.
+    """
+    documents = [d for d in yaml.safe_load_all(filename) if d]
+    if len(documents) != 1 or documents[0].get("kind") != "ZookeeperCluster":
+        raise click.ClickException("expected exactly one ZookeeperCluster document")
+    document = documents[0]
+    document.setdefault("metadata", {}).setdefault("namespace", "default")
+    if not document["metadata"].get("name"):
+        raise click.ClickException("metadata.name: required field is missing")
+    try:
+        cluster = parse_cluster(document)
+    except InvalidSpec as exc:
+        for error in exc.errors:
+            click.echo(f"error: {error}", err=True)
+        sys.exit(2)
+    rendered = render(cluster, RenderOptions(cluster_domain=cluster_domain))
+    click.echo(_dump_all([rendered.superuser_secret, *rendered.objects]), nl=False)
+
+
+@main.command()
+@click.option("-n", "--namespace", "namespaces", multiple=True, help="Watch this namespace (repeatable).")
+@click.option("-A", "--all-namespaces", is_flag=True, help="Watch every namespace.")
+@click.option("--cluster-domain", default="cluster.local", show_default=True)
+@click.option("--verbose", is_flag=True)
+def run(namespaces: tuple[str, ...], all_namespaces: bool, cluster_domain: str, verbose: bool) -> None:
+    """Run the operator against the current kubeconfig, or in-cluster configuration."""
+    import kopf
+
+    from zkop.operator import handlers
+
+    if bool(namespaces) == all_namespaces:
+        raise click.UsageError("give --namespace (one or more) or --all-namespaces")
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    handlers.configure(RenderOptions(cluster_domain=cluster_domain))
+    asyncio.run(
+        kopf.operator(
+            clusterwide=all_namespaces,
+            namespaces=list(namespaces),
+            standalone=True,
+        )
+    )
+
+
+def _add_local_commands() -> None:
+    """`zkop local ...` comes from the local control plane package when it is installed beside zkop.
+
+    The operator itself never imports that package; only this CLI entry does, on demand.
+    """
+    try:
+        module = importlib.import_module("zkop_local.cli")
+    except ModuleNotFoundError:
+        return
+    main.add_command(module.local)
+
+
+_add_local_commands()

@@ -1,0 +1,247 @@
+"""One idempotent reconcile pass for a ZookeeperCluster: observe, decide (pure), apply, report.
+
+Level-triggered: every decision is recomputed from what is observed, so a pass interrupted at any step
+is completed by the next one. A pass that finds nothing to change makes no write at all.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from lightkube import ApiError
+
+from zkop.api.cluster import ZookeeperCluster, ZookeeperClusterStatus
+from zkop.api.validation import InvalidSpec, parse_cluster
+from zkop.kube.client import Kube
+from zkop.kube.compare import covers
+from zkop.plan.ensemble import plan_ensemble
+from zkop.plan.immutable import immutable_changes
+from zkop.plan.observed import Observed, PodView
+from zkop.plan.status import conditions, ensemble_status, invalid_spec_verdicts
+from zkop.render import render
+from zkop.render.identity import new_password
+from zkop.render.names import ClusterNames, RenderOptions
+from zkop.zookeeper.membership import Membership, MembershipError, parse_membership
+from zkop.zookeeper.observe import EnsembleState, observe_ensemble
+
+log = logging.getLogger(__name__)
+
+EnsembleObserver = Callable[[Mapping[int, str | None]], Awaitable[EnsembleState]]
+
+
+def utc_now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class Context:
+    """Everything a pass talks to, injected (tests swap in their own clock or observer)."""
+
+    kube: Kube
+    options: RenderOptions = field(default_factory=RenderOptions)
+    observe: EnsembleObserver = observe_ensemble
+    clock: Callable[[], str] = utc_now
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a pass did: for logs, tests and the benchmark."""
+
+    applied: tuple[str, ...] = ()
+    status_written: bool = False
+    invalid: str | None = None
+    ready: bool = False
+
+
+def _previous_status(body: Mapping[str, Any]) -> ZookeeperClusterStatus | None:
+    raw = body.get("status")
+    if not raw:
+        return None
+    try:
+        return ZookeeperClusterStatus.model_validate(raw)
+    except ValueError:
+        return None  # written by something else; zkop's next write replaces it
+
+
+def _rendered_membership(config_map: Mapping[str, Any] | None) -> Membership | None:
+    data = (config_map or {}).get("data") or {}
+    if "zoo.cfg.dynamic" not in data:
+        return None
+    try:
+        membership = parse_membership(data["zoo.cfg.dynamic"])
+        version = int(data.get("zoo.cfg.dynamic.version", "0") or "0", 16)
+    except (MembershipError, ValueError):
+        return None
+    return Membership(membership.members, version)
+
+
+async def _superuser_password(ctx: Context, cluster: ZookeeperCluster, names: ClusterNames) -> str:
+    """Read the superuser password, generating the Secret the first time. Never overwritten."""
+    secret = await ctx.kube.get("v1", "Secret", names.superuser_secret, names.namespace)
+    if secret is None:
+        password = new_password()
+        rendered = render(cluster, ctx.options, superuser_password=password).superuser_secret
+        if await ctx.kube.create(rendered):
+            return password
+        secret = await ctx.kube.get("v1", "Secret", names.superuser_secret, names.namespace)
+    encoded = ((secret or {}).get("data") or {}).get("password")
+    if not encoded:
+        raise InvalidSpec([])  # handled by the caller as a broken secret
+    return base64.b64decode(encoded).decode()
+
+
+async def observe(ctx: Context, cluster: ZookeeperCluster, names: ClusterNames) -> Observed:
+    kube = ctx.kube
+    statefulset = await kube.get("apps/v1", "StatefulSet", names.statefulset, names.namespace)
+    config_map = await kube.get("v1", "ConfigMap", names.config_map, names.namespace)
+    pods = [
+        view
+        for pod in await kube.list("v1", "Pod", names.namespace, names.selector_labels())
+        if (view := PodView.of(pod)) is not None
+    ]
+    rendered = _rendered_membership(config_map)
+    ids = set(rendered.ids if rendered else range(1, cluster.spec.replicas + 1))
+    ids |= {p.member_id for p in pods}
+    addresses: dict[int, str | None] = {}
+    for member_id in sorted(ids):
+        pod = next((p for p in pods if p.member_id == member_id), None)
+        running = pod is not None and pod.phase == "Running" and not pod.terminating
+        addresses[member_id] = pod.ip if running and pod is not None else None
+    ensemble = await ctx.observe(addresses) if statefulset is not None else None
+    return Observed(statefulset, config_map, tuple(pods), ensemble, rendered)
+
+
+async def _write_status(
+    ctx: Context,
+    body: Mapping[str, Any],
+    previous: ZookeeperClusterStatus | None,
+    status: ZookeeperClusterStatus,
+) -> bool:
+    wire = status.to_wire()
+    if previous is not None and previous.to_wire() == wire:
+        return False
+    meta = body["metadata"]
+    await ctx.kube.apply_status(meta["name"], meta["namespace"], wire)
+    return True
+
+
+async def _announce(
+    ctx: Context,
+    body: Mapping[str, Any],
+    previous: ZookeeperClusterStatus | None,
+    status: ZookeeperClusterStatus,
+) -> None:
+    """One Event per change of a condition's reason: the history an operator person reads."""
+    before = {c.type: c for c in (previous.conditions if previous else [])}
+    for condition in status.conditions:
+        old = before.get(condition.type)
+        if old is not None and (old.status, old.reason) == (condition.status, condition.reason):
+            continue
+        if condition.type == "Ready":
+            warning = condition.status != "True" and condition.reason in ("InvalidSpec", "NoQuorum")
+        elif condition.type == "Degraded":
+            warning = condition.status == "True"
+        else:
+            continue
+        if old is None and condition.status == "False" and condition.type == "Degraded":
+            continue  # "not degraded" on creation is no news
+        await ctx.kube.event(
+            dict(body),
+            type_="Warning" if warning else "Normal",
+            reason=condition.reason,
+            message=condition.message,
+        )
+
+
+async def _report_invalid(
+    ctx: Context, body: Mapping[str, Any], previous: ZookeeperClusterStatus | None, message: str
+) -> Outcome:
+    generation = body["metadata"].get("generation")
+    base = previous or ZookeeperClusterStatus()
+    status = base.model_copy(
+        update={
+            "conditions": conditions(
+                base.conditions, invalid_spec_verdicts(message), generation, ctx.clock()
+            ),
+            "observed_generation": generation,
+        }
+    )
+    written = await _write_status(ctx, body, previous, status)
+    if written:
+        await _announce(ctx, body, previous, status)
+    log.warning("%s/%s: invalid spec: %s", body["metadata"]["namespace"], body["metadata"]["name"], message)
+    return Outcome(status_written=written, invalid=message)
+
+
+async def reconcile(body: Mapping[str, Any], ctx: Context) -> Outcome:
+    """Bring the objects of one ZookeeperCluster in line with its spec, and report its status."""
+    previous = _previous_status(body)
+    try:
+        cluster = parse_cluster(dict(body))
+    except InvalidSpec as exc:
+        return await _report_invalid(ctx, body, previous, str(exc))
+    names = ClusterNames.of(cluster, ctx.options)
+    try:
+        await _superuser_password(ctx, cluster, names)
+    except InvalidSpec:
+        return await _report_invalid(
+            ctx,
+            body,
+            previous,
+            f"secret {names.superuser_secret}: has no password; delete it only if the ensemble is new",
+        )
+    observed = await observe(ctx, cluster, names)
+    plan = plan_ensemble(cluster.spec, observed)
+    rendered = render(
+        cluster, ctx.options, membership=plan.membership, statefulset_replicas=plan.statefulset_replicas
+    )
+    if observed.statefulset is not None:
+        refused = immutable_changes(observed.statefulset, rendered.objects)
+        if refused:
+            return await _report_invalid(ctx, body, previous, refused)
+    applied = []
+    for manifest in rendered.objects:
+        meta = manifest["metadata"]
+        live = (
+            observed.statefulset
+            if manifest["kind"] == "StatefulSet"
+            else observed.config_map
+            if manifest["kind"] == "ConfigMap"
+            else await ctx.kube.get(manifest["apiVersion"], manifest["kind"], meta["name"], meta["namespace"])
+        )
+        if live is not None and covers(live, manifest):
+            continue
+        try:
+            await ctx.kube.apply(manifest)
+        except ApiError as exc:
+            if exc.status.code in (400, 422):
+                return await _report_invalid(
+                    ctx,
+                    body,
+                    previous,
+                    f"{manifest['kind']} {meta['name']} was refused: {exc.status.message}",
+                )
+            raise
+        applied.append(f"{manifest['kind']}/{meta['name']}")
+    if applied:
+        log.info("%s/%s: applied %s", names.namespace, names.cluster, ", ".join(applied))
+    status = ensemble_status(
+        names=names,
+        previous=previous,
+        generation=body["metadata"].get("generation"),
+        spec_replicas=cluster.spec.replicas,
+        membership=plan.membership or rendered.membership,
+        observed=observed,
+        pending=plan.pending,
+        now=ctx.clock(),
+    )
+    written = await _write_status(ctx, body, previous, status)
+    if written:
+        await _announce(ctx, body, previous, status)
+    ready = any(c.type == "Ready" and c.status == "True" for c in status.conditions)
+    return Outcome(tuple(applied), written, None, ready)
