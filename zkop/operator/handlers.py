@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from typing import Any
 
 import kopf
@@ -20,7 +21,8 @@ from zkop.render.names import RenderOptions
 
 log = logging.getLogger(__name__)
 
-RESYNC_SECONDS = 10.0
+# How often each cluster is re-observed. ZooKeeper roles change without any Kubernetes event.
+RESYNC_SECONDS = float(os.environ.get("ZKOP_RESYNC_SECONDS", "10"))
 
 
 class OperatorState:

@@ -145,11 +145,11 @@ async def _announce(
         if condition.type == "Ready":
             warning = condition.status != "True" and condition.reason in ("InvalidSpec", "NoQuorum")
         elif condition.type == "Degraded":
+            if condition.status == "False" and (old is None or old.status == "False"):
+                continue  # still not degraded: no news
             warning = condition.status == "True"
         else:
             continue
-        if old is None and condition.status == "False" and condition.type == "Degraded":
-            continue  # "not degraded" on creation is no news
         await ctx.kube.event(
             dict(body),
             type_="Warning" if warning else "Normal",
