@@ -1,0 +1,17 @@
+"""`make bench`: every benchmark, each reporting ratios against a baseline measured in the same run."""
+
+from __future__ import annotations
+
+from bench import reconcile_writes
+
+BENCHMARKS = [reconcile_writes]
+
+
+def main() -> None:
+    for benchmark in BENCHMARKS:
+        for line in benchmark.run():
+            print(line, flush=True)
+
+
+if __name__ == "__main__":
+    main()
