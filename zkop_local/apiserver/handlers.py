@@ -443,8 +443,9 @@ class Api:
                 now=rfc3339(),
                 subresource=sub,
             )
-        if _same(current, result):
+        if _same(current, result, with_managed_fields=managed):
             # A no-op write is not stored: no new resourceVersion, no watch event (like the real server).
+            # An apply that only adds an owner does change managedFields, so it is stored.
             return self.present(rtype, current)
         if ctx.dry_run:
             return self.present(rtype, result)
@@ -876,11 +877,13 @@ def _pod_still_terminating(pod: Obj) -> bool:
     return int(pod["metadata"].get("deletionGracePeriodSeconds") or 0) > 0
 
 
-def _same(old: Obj, new: Obj) -> bool:
-    """Equal apart from managedFields (whose timestamps change on every write) and resourceVersion."""
+def _same(old: Obj, new: Obj, *, with_managed_fields: bool = False) -> bool:
+    """Equal apart from resourceVersion and (unless asked) managedFields, whose timestamps every update
+    record moves."""
+    ignored = ("resourceVersion",) if with_managed_fields else ("managedFields", "resourceVersion")
 
     def strip(obj: Obj) -> Obj:
-        meta = without(obj.get("metadata") or {}, "managedFields", "resourceVersion")
+        meta = without(obj.get("metadata") or {}, *ignored)
         return {**without(obj, "apiVersion", "kind"), "metadata": meta}
 
     return strip(old) == strip(new)
