@@ -81,6 +81,8 @@ def run(namespaces: tuple[str, ...], all_namespaces: bool, cluster_domain: str, 
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    for noisy in ("httpx", "httpx2", "kazoo.client"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     handlers.configure(RenderOptions(cluster_domain=cluster_domain))
     asyncio.run(
         kopf.operator(

@@ -1,11 +1,8 @@
 """The custom resources' models (pydantic v2): the single source of the CRD schemas."""
 
 from zkop.api.cluster import (
-    GROUP,
     KIND,
     PLURAL,
-    VERSION,
-    Condition,
     JvmSpec,
     MemberStatus,
     PodOverrides,
@@ -15,6 +12,7 @@ from zkop.api.cluster import (
     ZookeeperClusterSpec,
     ZookeeperClusterStatus,
 )
+from zkop.api.common import GROUP, VERSION, Condition
 
 __all__ = [
     "GROUP",

@@ -8,9 +8,6 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 
 from zkop.api.common import (
-    API_VERSION,
-    GROUP,
-    VERSION,
     Condition,
     IntOrString,
     KubeObject,
@@ -19,23 +16,6 @@ from zkop.api.common import (
     Quantity,
     StatusModel,
 )
-
-__all__ = [
-    "API_VERSION",
-    "DEFAULT_IMAGE",
-    "GROUP",
-    "MANAGED_CONFIG_KEYS",
-    "VERSION",
-    "Condition",
-    "JvmSpec",
-    "MemberStatus",
-    "PodOverrides",
-    "ResourceRequirements",
-    "StorageSpec",
-    "ZookeeperCluster",
-    "ZookeeperClusterSpec",
-    "ZookeeperClusterStatus",
-]
 
 KIND = "ZookeeperCluster"
 PLURAL = "zookeeperclusters"

@@ -10,7 +10,8 @@ from lightkube.codecs import resource_registry
 from lightkube.generic_resource import create_namespaced_resource
 from lightkube.types import PatchType
 
-from zkop.api.cluster import GROUP, KIND, PLURAL, VERSION
+from zkop.api.cluster import KIND, PLURAL
+from zkop.api.common import GROUP, VERSION
 from zkop.render.names import FIELD_MANAGER
 
 ZookeeperClusterResource = create_namespaced_resource(GROUP, VERSION, KIND, PLURAL)

@@ -14,7 +14,8 @@ from typing import Any
 import kopf
 from lightkube import AsyncClient
 
-from zkop.api.cluster import GROUP, PLURAL, VERSION
+from zkop.api.cluster import PLURAL
+from zkop.api.common import GROUP, VERSION
 from zkop.kube.client import Kube
 from zkop.operator.reconcile import Context, Outcome, reconcile
 from zkop.render.names import RenderOptions

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from zkop.api.cluster import Condition, MemberStatus, ZookeeperClusterStatus
+from zkop.api.cluster import MemberStatus, ZookeeperClusterStatus
+from zkop.api.common import Condition
 from zkop.plan.observed import Observed
 from zkop.render.names import ClusterNames
 from zkop.zookeeper.membership import CLIENT_PORT, Membership
