@@ -828,6 +828,7 @@ class Api:
         for obj in self.store.list((group, plural)):
             self.store.remove((group, plural), obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
         self.registry.remove_group_plural(group, plural)
+        self.store.close_watchers_of((group, plural))
 
     # -- logs ----------------------------------------------------------------------------------------------
 

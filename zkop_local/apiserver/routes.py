@@ -183,7 +183,8 @@ class Routes:
             ("DELETE", True): "delete",
             ("DELETE", False): "deletecollection",
         }.get((method, bool(name)))
-        if verb is None:
+        if verb is None or (verb in ("create", "deletecollection") and rtype.namespaced and not namespace):
+            # Creating or mass-deleting namespaced objects needs a namespace in the path (as on real servers).
             raise errors.method_not_allowed()
         return Parsed(target, verb, watch_path)
 
@@ -244,7 +245,7 @@ class Routes:
 
     @staticmethod
     def _written(body: Any, code: int, ctx: WriteContext) -> web.Response:
-        headers = {"Warning": ", ".join(f'299 - "{w}"' for w in ctx.warnings)} if ctx.warnings else None
+        headers = {"Warning": ", ".join(_warning(w) for w in ctx.warnings)} if ctx.warnings else None
         return json_response(body, status=code, headers=headers)
 
     async def _logs(self, request: web.Request, target: Target, query: dict[str, str]) -> web.StreamResponse:
@@ -306,6 +307,12 @@ def _manager(request: web.Request) -> str:
         return explicit
     agent = request.headers.get("User-Agent", "")
     return agent.split("/")[0].strip()[:128] or "unknown"
+
+
+def _warning(text: str) -> str:
+    """One RFC 7234 warning value, as the API server sends them (code 299, quoted and escaped text)."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    return f'299 - "{escaped}"'
 
 
 def _is_yaml(request: web.Request) -> bool:

@@ -152,6 +152,12 @@ class Store:
     def unsubscribe(self, watcher: Watcher) -> None:
         self._watchers.discard(watcher)
 
+    def close_watchers_of(self, storage: StorageKey) -> None:
+        """End the watch streams of one resource (its CRD was deleted)."""
+        for watcher in [w for w in self._watchers if w.storage == storage]:
+            watcher.queue.put_nowait(None)
+            self._watchers.discard(watcher)
+
     def close_watchers(self) -> None:
         """End every watch stream (server shutdown)."""
         for watcher in self._watchers:

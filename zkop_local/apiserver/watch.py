@@ -25,7 +25,7 @@ from .faults import Faults
 from .handlers import Api, Target
 from .meta import Obj
 from .selectors import Selector
-from .store import WatchEvent
+from .store import Watcher, WatchEvent
 
 INITIAL_EVENTS_END = "k8s.io/initial-events-end"
 
@@ -153,7 +153,7 @@ async def _follow(
     api: Api,
     faults: Faults,
     target: Target,
-    watcher: Any,
+    watcher: Watcher,
     selector: Selector,
     bookmarks: bool,
     timeout: float | None,
@@ -176,13 +176,18 @@ async def _follow(
                     await response.write(_line("BOOKMARK", _bookmark(target, api.store.rv)))
                 return
             wait = min(wait, remaining)
-        try:
-            event = await asyncio.wait_for(watcher.queue.get(), timeout=wait)
-        except TimeoutError:
-            if bookmarks and time.monotonic() - last_sent >= bookmark_interval and watcher.queue.empty():
-                await response.write(_line("BOOKMARK", _bookmark(target, api.store.rv)))
-                last_sent = time.monotonic()
-            continue
+        if not watcher.queue.empty():
+            # Take queued events directly: a zero wait_for timeout would cancel the get before it ran.
+            event = watcher.queue.get_nowait()
+        else:
+            try:
+                event = await asyncio.wait_for(watcher.queue.get(), timeout=max(wait, 0.001))
+            except TimeoutError:
+                if bookmarks and time.monotonic() - last_sent >= bookmark_interval and watcher.queue.empty():
+                    # Only with nothing queued is everything up to store.rv delivered, so resuming is safe.
+                    await response.write(_line("BOOKMARK", _bookmark(target, api.store.rv)))
+                    last_sent = time.monotonic()
+                continue
         if event is None:
             return
         kind = _transform(event, selector)

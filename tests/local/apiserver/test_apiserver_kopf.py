@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from pathlib import Path
 from typing import Any
 
 import kopf
@@ -16,13 +17,15 @@ from zkop_local.apiserver import ApiServer
 
 
 @pytest.fixture
-async def operator(apiserver: ApiServer, crd: Any) -> Any:
+async def operator(apiserver: ApiServer, crd: Any, kubeconfig: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
     registry = kopf.OperatorRegistry()
     seen: dict[str, list[str]] = {"created": [], "deleted": []}
 
     @kopf.on.login(registry=registry)
-    def login(**_: Any) -> kopf.ConnectionInfo:
-        return kopf.ConnectionInfo(server=apiserver.url, default_namespace="default")
+    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+        # Through the server's own kubeconfig: proves kopf accepts it (no credentials, plain HTTP).
+        return kopf.login_with_kubeconfig(**kwargs)
 
     @kopf.on.startup(registry=registry)
     def configure(settings: kopf.OperatorSettings, **_: Any) -> None:

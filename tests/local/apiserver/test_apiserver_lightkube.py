@@ -433,3 +433,46 @@ async def test_crd_served_after_creation_through_the_api(lk: AsyncClient, http: 
     )
     status, _, _ = await http.request("GET", "/apis/example.com/v1/zookeeperclusters")
     assert status == 404
+
+
+async def test_sync_client_and_lease_optimistic_concurrency(kubeconfig: Any) -> None:
+    """lightkube's synchronous Client (in a thread: the server shares this event loop) doing leader election
+    style Lease updates: MicroTime accepted, a racing PUT with an old resourceVersion loses with 409."""
+    from lightkube import Client, KubeConfig
+    from lightkube.models.coordination_v1 import LeaseSpec
+    from lightkube.resources.coordination_v1 import Lease
+
+    def elect() -> tuple[str, int]:
+        client = Client(config=KubeConfig.from_file(str(kubeconfig)), field_manager="elector")
+        now = "2026-11-22T00:30:08.123456Z"
+        lease = client.create(
+            Lease(
+                metadata=ObjectMeta(name="leader", namespace="default"),
+                spec=LeaseSpec(holderIdentity="a", leaseDurationSeconds=15, acquireTime=now, renewTime=now),
+            )
+        )
+        winner = client.get(Lease, "leader", namespace="default")
+        winner.spec.holderIdentity = "b"
+        client.replace(winner)
+        lease.spec.holderIdentity = "c"  # raced with b's update: stale resourceVersion
+        try:
+            client.replace(lease)
+        except ApiError as exc:
+            code = exc.status.code
+        else:
+            code = 200
+        final = client.get(Lease, "leader", namespace="default")
+        client.close()
+        return final.spec.holderIdentity, code
+
+    holder, code = await asyncio.to_thread(elect)
+    assert (holder, code) == ("b", 409)
+
+
+async def test_create_without_namespace_in_path_is_refused(http: Any) -> None:
+    status, _, body = await http.request(
+        "POST",
+        "/api/v1/configmaps",
+        json_body={"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}},
+    )
+    assert status == 405 and body["reason"] == "MethodNotAllowed"

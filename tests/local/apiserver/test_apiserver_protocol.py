@@ -29,8 +29,16 @@ async def test_discovery_documents(http: Http) -> None:
     assert resources["namespaces"]["namespaced"] is False
     _, _, groups = await http.request("GET", "/apis")
     names = {g["name"] for g in groups["groups"]}
-    assert {"apps", "coordination.k8s.io", "policy", "discovery.k8s.io", "apiextensions.k8s.io",
-            "rbac.authorization.k8s.io", "events.k8s.io", "networking.k8s.io"} <= names
+    assert {
+        "apps",
+        "coordination.k8s.io",
+        "policy",
+        "discovery.k8s.io",
+        "apiextensions.k8s.io",
+        "rbac.authorization.k8s.io",
+        "events.k8s.io",
+        "networking.k8s.io",
+    } <= names
     _, _, apps = await http.request("GET", "/apis/apps/v1")
     sts_scale = next(r for r in apps["resources"] if r["name"] == "statefulsets/scale")
     assert (sts_scale["group"], sts_scale["version"], sts_scale["kind"]) == ("autoscaling", "v1", "Scale")
@@ -44,8 +52,11 @@ async def test_openapi_v3_has_patch_with_gvk_and_field_validation(http: Http, cr
     assert "?hash=" in url
     _, _, doc = await http.request("GET", url)
     patch = doc["paths"]["/apis/example.com/v1/namespaces/{namespace}/zookeeperclusters/{name}"]["patch"]
-    assert patch["x-kubernetes-group-version-kind"] == {"group": "example.com", "version": "v1",
-                                                        "kind": "ZooKeeperCluster"}
+    assert patch["x-kubernetes-group-version-kind"] == {
+        "group": "example.com",
+        "version": "v1",
+        "kind": "ZooKeeperCluster",
+    }
     assert "fieldValidation" in {p["name"] for p in patch["parameters"]}
     status, _, _ = await http.request("GET", "/openapi/v2")
     assert status == 404
@@ -67,22 +78,34 @@ async def test_dry_run_stores_nothing(apiserver: ApiServer, http: Http) -> None:
 
 
 async def test_delete_options_from_body_and_preconditions(apiserver: ApiServer, http: Http) -> None:
-    created = apiserver.create({"apiVersion": "v1", "kind": "ConfigMap",
-                                "metadata": {"name": "del", "namespace": "default"}})
+    created = apiserver.create(
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "del", "namespace": "default"}}
+    )
     status, _, body = await http.request("DELETE", f"{CMS}/del", json_body={"preconditions": {"uid": "nope"}})
     assert status == 409 and "Precondition failed" in body["message"]
     status, _, body = await http.request(
-        "DELETE", f"{CMS}/del", json_body={"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Orphan",
-                                           "preconditions": {"uid": created["metadata"]["uid"]}}
+        "DELETE",
+        f"{CMS}/del",
+        json_body={
+            "kind": "DeleteOptions",
+            "apiVersion": "v1",
+            "propagationPolicy": "Orphan",
+            "preconditions": {"uid": created["metadata"]["uid"]},
+        },
     )
     assert status == 200 and body["metadata"]["finalizers"] == ["orphan"]
     status, _, body = await http.request(
-        "PATCH", f"{CMS}/del", json_body={"metadata": {"finalizers": None}}, content_type="application/merge-patch+json"
+        "PATCH",
+        f"{CMS}/del",
+        json_body={"metadata": {"finalizers": None}},
+        content_type="application/merge-patch+json",
     )
     assert status == 200
     status, _, _ = await http.request("DELETE", f"{CMS}/del")
     assert status == 404
-    apiserver.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "now", "namespace": "default"}})
+    apiserver.create(
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "now", "namespace": "default"}}
+    )
     status, _, body = await http.request("DELETE", f"{CMS}/now")
     assert status == 200 and body["kind"] == "Status" and body["status"] == "Success"
     assert body["details"]["kind"] == "configmaps"
@@ -90,8 +113,13 @@ async def test_delete_options_from_body_and_preconditions(apiserver: ApiServer, 
 
 async def test_delete_collection_with_selector(apiserver: ApiServer, http: Http) -> None:
     for name, app in (("a", "zk"), ("b", "zk"), ("c", "web")):
-        apiserver.create({"apiVersion": "v1", "kind": "ConfigMap",
-                          "metadata": {"name": name, "namespace": "default", "labels": {"app": app}}})
+        apiserver.create(
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": name, "namespace": "default", "labels": {"app": app}},
+            }
+        )
     status, _, body = await http.request("DELETE", f"{CMS}?labelSelector=app%3Dzk")
     assert status == 200 and [i["metadata"]["name"] for i in body["items"]] == ["a", "b"]
     assert [o["metadata"]["name"] for o in apiserver.list("v1", "configmaps", "default")] == ["c"]
@@ -100,8 +128,9 @@ async def test_delete_collection_with_selector(apiserver: ApiServer, http: Http)
 async def test_apply_to_status_only_touches_status(http: Http, crd: Any) -> None:
     await http.request("PATCH", f"{ZKCS}/zk?fieldManager=user", json_body=cr("zk", 3), content_type=APPLY)
     status_body = {**cr("zk", 9), "status": {"phase": "Ready"}}
-    status, _, obj = await http.request("PATCH", f"{ZKCS}/zk/status?fieldManager=op", json_body=status_body,
-                                        content_type=APPLY)
+    status, _, obj = await http.request(
+        "PATCH", f"{ZKCS}/zk/status?fieldManager=op", json_body=status_body, content_type=APPLY
+    )
     assert status == 200 and obj["status"] == {"phase": "Ready"} and obj["spec"]["replicas"] == 3
     entry = next(m for m in obj["metadata"]["managedFields"] if m["manager"] == "op")
     assert entry["operation"] == "Apply" and entry["subresource"] == "status"
@@ -111,19 +140,27 @@ async def test_apply_to_status_only_touches_status(http: Http, crd: Any) -> None
 async def test_ssa_shared_ownership_then_removal(http: Http, crd: Any) -> None:
     one = cr("own", 3, image="zk:1")
     await http.request("PATCH", f"{ZKCS}/own?fieldManager=a", json_body=one, content_type=APPLY)
-    await http.request("PATCH", f"{ZKCS}/own?fieldManager=b", json_body=one, content_type=APPLY)  # same values
+    await http.request(
+        "PATCH", f"{ZKCS}/own?fieldManager=b", json_body=one, content_type=APPLY
+    )  # same values
     # a stops applying image; b still owns it, so it stays.
-    _, _, obj = await http.request("PATCH", f"{ZKCS}/own?fieldManager=a", json_body=cr("own", 3), content_type=APPLY)
+    _, _, obj = await http.request(
+        "PATCH", f"{ZKCS}/own?fieldManager=a", json_body=cr("own", 3), content_type=APPLY
+    )
     assert obj["spec"]["image"] == "zk:1"
     # b stops too: nobody owns it, so it goes.
-    _, _, obj = await http.request("PATCH", f"{ZKCS}/own?fieldManager=b", json_body=cr("own", 3), content_type=APPLY)
+    _, _, obj = await http.request(
+        "PATCH", f"{ZKCS}/own?fieldManager=b", json_body=cr("own", 3), content_type=APPLY
+    )
     assert "image" not in obj["spec"]
 
 
 async def test_events_accept_offset_timestamps(http: Http) -> None:
     event = {
         "metadata": {"namespace": "default", "generateName": "kopf-event-"},
-        "type": "Normal", "reason": "Test", "message": "m",
+        "type": "Normal",
+        "reason": "Test",
+        "message": "m",
         "involvedObject": {"apiVersion": "v1", "kind": "ConfigMap", "name": "x", "namespace": "default"},
         "firstTimestamp": "2026-11-22T00:27:39.671023+00:00",
         "lastTimestamp": "2026-11-22T01:27:39.671023+01:00",
@@ -140,7 +177,13 @@ async def test_events_accept_offset_timestamps(http: Http) -> None:
 async def test_standalone_entry_point(tmp_path: Path) -> None:
     kubeconfig = tmp_path / "kc.yaml"
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "zkop_local.apiserver", "--port", "0", "--kubeconfig", str(kubeconfig),
+        sys.executable,
+        "-m",
+        "zkop_local.apiserver",
+        "--port",
+        "0",
+        "--kubeconfig",
+        str(kubeconfig),
         stdout=asyncio.subprocess.PIPE,
     )
     try:
@@ -157,3 +200,34 @@ async def test_standalone_entry_point(tmp_path: Path) -> None:
         process.terminate()
         assert await asyncio.wait_for(process.wait(), 10) == 0
     assert json.loads("{}") == {}
+
+
+async def test_follow_logs_stream_the_providers_chunks(apiserver: ApiServer, http: Http) -> None:
+    from collections.abc import AsyncIterator
+
+    from zkop_local.apiserver import LogRequest
+
+    async def provider(request: LogRequest) -> AsyncIterator[bytes]:
+        async def chunks() -> AsyncIterator[bytes]:
+            for i in range(3):
+                yield f"{request.container} {i}\n".encode()
+                await asyncio.sleep(0.01)
+
+        return chunks()
+
+    apiserver.set_log_provider(provider)
+    apiserver.create(
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "p", "namespace": "default"},
+            "spec": {"containers": [{"name": "a", "image": "i"}, {"name": "b", "image": "i"}]},
+        }
+    )
+    status, _, body = await http.request("GET", "/api/v1/namespaces/default/pods/p/log")
+    assert status == 400 and "choose one of: [a b]" in body["message"]
+    status, headers, text = await http.request(
+        "GET", "/api/v1/namespaces/default/pods/p/log?container=b&follow=true"
+    )
+    assert status == 200 and headers["Content-Type"].startswith("text/plain")
+    assert text == "b 0\nb 1\nb 2\n"

@@ -1,4 +1,5 @@
-"""The watch protocol on the wire: expiry as an ERROR event, bookmarks, streaming lists, selectors, timeouts."""
+"""The watch protocol on the wire: expiry as an ERROR event, bookmarks, streaming lists, selectors,
+timeouts."""
 
 from __future__ import annotations
 
@@ -140,3 +141,25 @@ async def test_deleted_event_carries_a_new_resource_version(apiserver: ApiServer
     (event,) = await watch
     assert event["type"] == "DELETED"
     assert int(event["object"]["metadata"]["resourceVersion"]) > int(created["metadata"]["resourceVersion"])
+
+
+async def test_events_flow_even_when_bookmarks_are_always_due() -> None:
+    """Regression: with the bookmark interval elapsed and events queued, events must still be delivered."""
+    server = ApiServer(bookmark_interval=0.001)
+    await server.start()
+    client = Http(server.url)
+    try:
+        rv = server.store.rv
+        watch = asyncio.create_task(
+            client.watch_lines(f"{CMS}?watch=true&allowWatchBookmarks=true&resourceVersion={rv}", timeout=1.5)
+        )
+        await asyncio.sleep(0.1)
+        for i in range(20):
+            server.create(configmap(f"b{i}"))
+        events = await watch
+        added = [e["object"]["metadata"]["name"] for e in events if e["type"] == "ADDED"]
+        assert added == [f"b{i}" for i in range(20)]
+        assert any(e["type"] == "BOOKMARK" for e in events)
+    finally:
+        await client.close()
+        await server.stop()
