@@ -14,6 +14,7 @@ import random
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,7 @@ DEBIAN_JARS = [
     "/usr/share/java/netty-codec.jar",
 ]
 MARKER = "ZKOP_TEST_ENSEMBLE"
+MEMBER_UID = 1000
 
 _SHIM = """#!/bin/bash
 # Stand-in for the official image's zkServer.sh: `zkServer.sh start-foreground [cfg]`.
@@ -78,6 +80,10 @@ class LocalEnsemble:
         self.prefix = f"127.{random.randint(20, 250)}.{random.randint(1, 250)}"
         self.bin = self.root / "bin"
         self.bin.mkdir(parents=True, exist_ok=True)
+        self.root.chmod(0o755)
+        for parent in self.root.parents:  # pytest's tmp dirs are 0700: let the member user through
+            if str(parent).startswith(tempfile.gettempdir()) and parent != Path(tempfile.gettempdir()):
+                parent.chmod(parent.stat().st_mode | 0o011)
         (self.root / "log4j.properties").write_text(_LOG4J)
         shim = self.bin / "zkServer.sh"
         shim.write_text(_SHIM % {"log4j": self.root / "log4j.properties", "classpath": ":".join(DEBIAN_JARS)})
@@ -122,7 +128,11 @@ class LocalEnsemble:
         templates.mkdir(parents=True)
         for key, text in self.config_files().items():
             (templates / key).write_text(text)
+            (templates / key).chmod(0o444)  # the ConfigMap volume's defaultMode
         (base / "data").mkdir(exist_ok=True)
+        # The member runs as the image's user (uid/gid 1000, fsGroup 1000), not as root.
+        for path in [base, *base.rglob("*")]:
+            os.chown(path, MEMBER_UID, MEMBER_UID)
         env = {
             "PATH": f"{self.bin}:{os.environ['PATH']}",
             "HOME": str(base),
@@ -136,7 +146,10 @@ class LocalEnsemble:
             MARKER: str(self.root),
         }
         script = templates / "start.sh"
-        wrapper = f'mount --bind "{self.root / "hosts"}" /etc/hosts && exec /bin/bash "{script}"'
+        wrapper = (
+            f'mount --bind "{self.root / "hosts"}" /etc/hosts && '
+            f'exec setpriv --reuid {MEMBER_UID} --regid {MEMBER_UID} --clear-groups /bin/bash "{script}"'
+        )
         log = open(base / "out.log", "ab")  # noqa: SIM115 - the child owns it
         self.processes[member_id] = subprocess.Popen(
             ["unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", wrapper],

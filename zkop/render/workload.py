@@ -115,7 +115,7 @@ def _pod_spec(cluster: ZookeeperCluster, names: ClusterNames) -> dict[str, Any]:
             }
         },
         "containers": [_container(cluster, names)],
-        "volumes": [{"name": "config", "configMap": {"name": names.config_map, "defaultMode": 0o555}}],
+        "volumes": [{"name": "config", "configMap": {"name": names.config_map, "defaultMode": 0o444}}],
     }
     for key, value in (
         ("tolerations", overrides.tolerations),

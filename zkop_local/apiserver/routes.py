@@ -16,7 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import discovery, errors, openapi, watch
+from . import discovery, errors, openapi, tables, watch
 from .errors import ApiError, json_response
 from .faults import Faults
 from .handlers import Api, Target, WriteContext, delete_options, parse_body
@@ -204,15 +204,32 @@ class Routes:
             self.faults.take(("stale",), verb, resource, target.name, target.namespace) is not None
         )
         api = self.api
+        # Table / PartialObjectMetadata answers (kubectl get); scale and log have no printers.
+        rendering = None
+        if verb in ("get", "list", "watch") and target.subresource in ("", "status"):
+            rendering = tables.negotiate(request.headers.get("Accept", ""), verb)
         if verb == "get":
             if target.subresource == "log":
                 return await self._logs(request, target, query)
+            if rendering is not None:
+                shown = tables.render_object(rendering, target.rtype, api.get(target, stale=stale), query)
+                return tables.response(rendering, shown)
             return json_response(api.get(target, stale=stale))
         if verb == "list":
+            if rendering is not None:
+                listing = api.list(target, query, stale=stale)
+                return tables.response(rendering, tables.render_list(rendering, target.rtype, listing, query))
             return json_response(api.list(target, query, stale=stale))
         if verb == "watch":
+            render = tables.WatchRenderer(rendering, target.rtype, query) if rendering is not None else None
             return await watch.serve(
-                request, api, self.faults, target, query, bookmark_interval=self.bookmark_interval
+                request,
+                api,
+                self.faults,
+                target,
+                query,
+                bookmark_interval=self.bookmark_interval,
+                render=render,
             )
         ctx = self._write_context(request, query)
         raw = await request.read()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -83,9 +84,17 @@ async def serve(
     query: dict[str, str],
     *,
     bookmark_interval: float,
+    render: Callable[[Obj], Obj] | None = None,
 ) -> web.StreamResponse:
+    """``render`` transforms each event's object (Table rows, PartialObjectMetadata); BOOKMARK and ERROR
+    objects are sent as they are."""
     rtype = target.rtype
     validate(query)
+
+    def show(obj: Obj) -> Obj:
+        shown = api.present(rtype, obj)
+        return render(shown) if render is not None else shown
+
     selector = api.selector(rtype, query)
     bookmarks = query.get("allowWatchBookmarks", "").lower() in ("true", "1")
     initial_stream = query.get("sendInitialEvents", "").lower() == "true"
@@ -127,11 +136,21 @@ async def serve(
             await response.write(_line("ERROR", expired_error.status()))
             return response
         for kind, obj in pending:
-            await response.write(_line(kind, api.present(rtype, obj)))
+            await response.write(_line(kind, show(obj)))
         if initial_stream:
             await response.write(_line("BOOKMARK", _bookmark(target, snapshot_rv, initial_end=True)))
         await _follow(
-            request, response, api, faults, target, watcher, selector, bookmarks, timeout, bookmark_interval
+            request,
+            response,
+            api,
+            faults,
+            target,
+            watcher,
+            selector,
+            bookmarks,
+            timeout,
+            bookmark_interval,
+            show,
         )
     except (ConnectionResetError, asyncio.CancelledError):
         pass
@@ -158,6 +177,7 @@ async def _follow(
     bookmarks: bool,
     timeout: float | None,
     bookmark_interval: float,
+    show: Callable[[Obj], Obj],
 ) -> None:
     rtype = target.rtype
     loop = asyncio.get_running_loop()
@@ -199,5 +219,5 @@ async def _follow(
             if fault.action == "drop_watch":
                 continue
             await asyncio.sleep(fault.seconds)
-        await response.write(_line(kind, api.present(rtype, event.obj)))
+        await response.write(_line(kind, show(event.obj)))
         last_sent = time.monotonic()

@@ -64,7 +64,10 @@ done
   echo "admin.serverAddress=${POD_IP:-0.0.0.0}"
 } > "$conf_dir/zoo.cfg.tmp"
 mv "$conf_dir/zoo.cfg.tmp" "$conf_dir/zoo.cfg"
-cp "$templates/logback.xml" "$conf_dir/logback.xml"
+# Written fresh, never copied: a copy keeps the ConfigMap's read-only mode and a restarted member (not root)
+# could not replace it.
+cat "$templates/logback.xml" > "$conf_dir/logback.xml.tmp"
+mv "$conf_dir/logback.xml.tmp" "$conf_dir/logback.xml"
 
 echo "zkop: starting member $myid of $(grep -cE '^server\.' "$dynamic") from membership version $chosen_version" >&2
 export ZOOCFGDIR="$conf_dir"

@@ -1,0 +1,76 @@
+"""End to end: the local control plane (API server, controllers, process kubelet) running zkop for real."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lightkube import ApiError
+
+from zkop.kube.client import ZookeeperClusterResource
+from zkop_local.cluster import LocalCluster
+from zkop_local.kubelet.runtime import markers
+from zkop_local.kubelet.runtime.cleanup import list_links, list_netns
+
+
+def leftovers(state_dir: Path) -> list[str]:
+    """Anything of this control plane still on the machine: processes, namespaces, links, mounts."""
+    found = []
+    instance = markers.default_instance(state_dir)
+    instance_files = list((state_dir / "kubelet").glob("instance.json")) if state_dir.exists() else []
+    found += [f"file {f}" for f in instance_files]
+    found += [f"netns {n}" for n in list_netns() if n.startswith(f"zkop-{instance}-")]
+    found += [f"link {n}" for n, _ in list_links() if n == markers.bridge_name(instance)]
+    with open("/proc/self/mounts") as mounts:
+        found += [f"mount {line.split()[1]}" for line in mounts if str(state_dir) in line.split()[1]]
+    ps = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True, check=True).stdout
+    found += [f"process {line.strip()}" for line in ps.splitlines() if str(state_dir) in line]
+    return found
+
+
+@pytest.fixture
+async def local_cluster(tmp_path: Path) -> AsyncIterator[LocalCluster]:
+    state_dir = tmp_path / "local"
+    cluster = LocalCluster(state_dir, operator_env={"ZKOP_RESYNC_SECONDS": "2"}, backoff_base=1.0)
+    await cluster.start()
+    try:
+        yield cluster
+    finally:
+        await cluster.stop()
+        assert leftovers(state_dir) == []
+
+
+async def eventually(
+    probe: Any, timeout: float = 120.0, interval: float = 0.5, what: str = "condition"
+) -> Any:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    last = None
+    while loop.time() < deadline:
+        last = await probe()
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
+
+
+async def cluster_status(
+    cluster: LocalCluster, name: str = "zk", namespace: str = "default"
+) -> dict[str, Any]:
+    assert cluster.client is not None
+    try:
+        obj = await cluster.client.get(ZookeeperClusterResource, name, namespace=namespace)
+    except ApiError:
+        return {}
+    status: dict[str, Any] = obj.to_dict().get("status") or {}
+    return status
+
+
+async def ready_status(cluster: LocalCluster, name: str = "zk") -> dict[str, Any] | None:
+    status = await cluster_status(cluster, name)
+    ready = next((c for c in status.get("conditions", []) if c["type"] == "Ready"), None)
+    return status if ready and ready["status"] == "True" else None

@@ -1,0 +1,148 @@
+"""A ZookeeperCluster on the local control plane: Ready with one leader, survives losing any pod,
+garbage-collected on deletion with PVCs following reclaimPolicy."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from kazoo.client import KazooClient
+from lightkube import ApiError
+from lightkube.resources.apps_v1 import StatefulSet
+from lightkube.resources.core_v1 import ConfigMap, PersistentVolumeClaim, Pod, Service
+from lightkube.resources.discovery_v1 import EndpointSlice
+
+from tests.e2e.conftest import eventually, ready_status
+from zkop.kube.client import ZookeeperClusterResource
+from zkop_local.cluster import LocalCluster
+
+pytestmark = [pytest.mark.netns, pytest.mark.zookeeper]
+
+
+def cluster_body(name: str = "zk", reclaim: str = "Retain") -> dict[str, Any]:
+    return {
+        "apiVersion": "zkop.io/v1alpha1",
+        "kind": "ZookeeperCluster",
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": {
+            "replicas": 3,
+            "storage": {"size": "1Gi", "reclaimPolicy": reclaim},
+            "jvm": {"heap": "96Mi"},
+        },
+    }
+
+
+async def client_service_addresses(cluster: LocalCluster, name: str = "zk") -> list[str]:
+    """The ready endpoints behind the client Service (no kube-proxy locally: clients dial them directly)."""
+    assert cluster.client is not None
+    slices = cluster.client.list(
+        EndpointSlice, namespace="default", labels={"kubernetes.io/service-name": f"{name}-client"}
+    )
+    return [
+        f"{endpoint.addresses[0]}:2181"
+        async for piece in slices
+        for endpoint in piece.endpoints or []
+        if endpoint.conditions and endpoint.conditions.ready
+    ]
+
+
+def write_and_read(hosts: str, path: str, value: bytes | None) -> bytes:
+    client = KazooClient(hosts=hosts, timeout=10)
+    client.start(timeout=20)
+    try:
+        if value is not None:
+            client.create(path, value, makepath=True)
+        data, _ = client.get(path)
+        return bytes(data)
+    finally:
+        client.stop()
+        client.close()
+
+
+async def test_an_ensemble_becomes_ready_and_survives_deleting_any_pod(local_cluster: LocalCluster) -> None:
+    client = local_cluster.client
+    assert client is not None
+    await client.create(ZookeeperClusterResource.from_dict(cluster_body()))
+    status = await eventually(lambda: ready_status(local_cluster), timeout=180, what="Ready")
+    roles = sorted(m["role"] for m in status["members"])
+    assert roles == ["follower", "follower", "leader"]
+    assert all(m["synced"] for m in status["members"])
+    assert status["leader"] in {"zk-0", "zk-1", "zk-2"}
+
+    hosts = ",".join(
+        await eventually(lambda: client_service_addresses(local_cluster), what="client endpoints")
+    )
+    assert await asyncio.to_thread(write_and_read, hosts, "/e2e/survivor", b"kept") == b"kept"
+
+    for victim in ("zk-0", "zk-1", "zk-2"):
+        before = await client.get(Pod, victim, namespace="default")
+        await client.delete(Pod, victim, namespace="default")
+
+        async def recreated(victim: str = victim, uid: str = before.metadata.uid) -> bool:
+            try:
+                pod = await client.get(Pod, victim, namespace="default")
+            except ApiError:
+                return False
+            return pod.metadata.uid != uid
+
+        await eventually(recreated, what=f"{victim} recreated")
+        pod = await client.get(Pod, victim, namespace="default")
+        claims = [v.persistentVolumeClaim.claimName for v in pod.spec.volumes if v.persistentVolumeClaim]
+        assert claims == [f"data-{victim}"]  # same PVC: the member keeps its data
+        # Back behind the client Service (its endpoint ready again), and the ensemble Ready with it.
+        addresses = await eventually(
+            lambda: _all_ready(local_cluster), timeout=120, what=f"{victim} ready behind the client Service"
+        )
+        status = await eventually(
+            lambda: ready_status(local_cluster), timeout=60, what=f"Ready after {victim}"
+        )
+        assert sorted(m["role"] for m in status["members"]) == ["follower", "follower", "leader"]
+        hosts = ",".join(addresses)
+        assert await asyncio.to_thread(write_and_read, hosts, "/e2e/survivor", None) == b"kept"
+
+
+@pytest.mark.parametrize("reclaim", ["Retain", "Delete"])
+async def test_deleting_the_cluster_collects_its_objects_and_pvcs_follow_reclaim_policy(
+    local_cluster: LocalCluster, reclaim: str
+) -> None:
+    client = local_cluster.client
+    assert client is not None
+    await client.create(ZookeeperClusterResource.from_dict(cluster_body("gc", reclaim)))
+
+    async def pvcs() -> list[str]:
+        return [p.metadata.name async for p in client.list(PersistentVolumeClaim, namespace="default")]
+
+    await eventually(lambda: _exists(client, StatefulSet, "gc"), what="the StatefulSet")
+    await eventually(lambda: _count(pvcs, 3), what="three claims")
+    await client.delete(ZookeeperClusterResource, "gc", namespace="default")
+
+    async def collected() -> bool:
+        for res, name in [(StatefulSet, "gc"), (ConfigMap, "gc-config"), (Service, "gc-client")]:
+            if await _exists(client, res, name):
+                return False
+        return not [p async for p in client.list(Pod, namespace="default")]
+
+    await eventually(collected, timeout=90, what="garbage collection")
+    if reclaim == "Delete":
+        await eventually(lambda: _count(pvcs, 0), timeout=60, what="claims deleted")
+    else:
+        await asyncio.sleep(3)
+        assert sorted(await pvcs()) == ["data-gc-0", "data-gc-1", "data-gc-2"]
+
+
+async def _all_ready(cluster: LocalCluster) -> list[str] | None:
+    addresses = await client_service_addresses(cluster)
+    return addresses if len(addresses) == 3 else None
+
+
+async def _exists(client: Any, res: Any, name: str) -> bool:
+    try:
+        await client.get(res, name, namespace="default")
+    except ApiError:
+        return False
+    return True
+
+
+async def _count(probe: Any, n: int) -> bool:
+    return len(await probe()) == n
