@@ -63,7 +63,11 @@ def main() -> None:
     while True:
         status = cluster_status(kubeconfig)
         ready = ready_condition(status)
-        line = f"   Ready={ready.get('status', '?')} {ready.get('reason', '')}: {ready.get('message', '')}"
+        line = (
+            f"   Ready={ready['status']} {ready['reason']}: {ready.get('message', '')}"
+            if ready
+            else "   (no status yet)"
+        )
         if line != last:
             print(line, flush=True)
             last = line
