@@ -92,7 +92,7 @@ def test_static_config_has_the_safety_switches_and_user_settings_but_no_membersh
     lines = config_map["data"]["zoo.cfg"].splitlines()
     assert "standaloneEnabled=false" in lines
     assert "reconfigEnabled=true" in lines
-    assert "4lw.commands.whitelist=srvr,mntr,conf,ruok" in lines
+    assert "4lw.commands.whitelist=conf" in lines
     assert "admin.enableServer=true" in lines
     assert "maxClientCnxns=500" in lines
     assert not any(line.startswith(("server.", "skipACL", "dataDir", "clientPort")) for line in lines)

@@ -8,8 +8,9 @@ from zkop.api.cluster import ZookeeperCluster
 from zkop.render.names import ClusterNames
 from zkop.zookeeper.membership import ADMIN_PORT, Member, Membership
 
-# The AdminServer commands and four-letter words zkop reads; nothing else is enabled.
-FOUR_LETTER_WORDS = ("srvr", "mntr", "conf", "ruok")
+# The four-letter words zkop reads (the membership); role, zxid and sync state come from the AdminServer,
+# whose commands the whitelist does not govern. Nothing else is enabled.
+FOUR_LETTER_WORDS = ("conf",)
 
 # Defaults a user may override through spec.config (timing and housekeeping, not safety).
 DEFAULT_SETTINGS: dict[str, str] = {
