@@ -4,6 +4,9 @@ garbage-collected on deletion with PVCs following reclaimPolicy."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -69,6 +72,25 @@ async def test_an_ensemble_becomes_ready_and_survives_deleting_any_pod(local_clu
     assert roles == ["follower", "follower", "leader"]
     assert all(m["synced"] for m in status["members"])
     assert status["leader"] in {"zk-0", "zk-1", "zk-2"}
+
+    # The member's own output, through the API's pods/log as kubectl reads it.
+    logs = await asyncio.to_thread(
+        subprocess.run,
+        [
+            str(Path(sys.executable).parent / "kubectl"),
+            "--kubeconfig",
+            str(local_cluster.kubeconfig),
+            "logs",
+            "zk-0",
+            "--cache-dir",
+            str(local_cluster.state_dir / "kubectl-cache"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    assert "zkop: starting member 1 of 3" in logs.stdout
 
     hosts = ",".join(
         await eventually(lambda: client_service_addresses(local_cluster), what="client endpoints")
