@@ -95,6 +95,17 @@ class Kube:
             raise
         return True
 
+    async def delete(self, api_version: str, kind: str, name: str, namespace: str) -> bool:
+        """Delete an object; False when it was already gone."""
+        self.writes += 1
+        try:
+            await self.client.delete(_resource_type(api_version, kind), name, namespace=namespace)
+        except ApiError as exc:
+            if exc.status.code == 404:
+                return False
+            raise
+        return True
+
     async def event(
         self,
         involved: dict[str, Any],

@@ -1,7 +1,9 @@
 """kopf handlers: thin. Each one parses nothing and decides nothing; it calls `reconcile`.
 
-Create, update and resume react to the resource; a timer re-observes ZooKeeper (roles change without any
-Kubernetes event). Passes for one cluster never overlap: a per-cluster lock serialises them.
+Create, update and resume react to the resource; a per-cluster daemon re-observes ZooKeeper (roles change
+without any Kubernetes event): every couple of seconds while an operation is under way, every
+RESYNC_SECONDS when the ensemble is stable. Passes for one cluster never overlap: a per-cluster lock
+serialises them.
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ from zkop.render.names import RenderOptions
 
 log = logging.getLogger(__name__)
 
-# How often each cluster is re-observed. ZooKeeper roles change without any Kubernetes event.
+# How often each cluster is re-observed when stable, and while an operation is in progress.
 RESYNC_SECONDS = float(os.environ.get("ZKOP_RESYNC_SECONDS", "10"))
+BUSY_SECONDS = min(2.0, RESYNC_SECONDS)
 
 
 class OperatorState:
@@ -73,6 +76,16 @@ async def on_change(body: kopf.Body, **_: Any) -> None:
     await _pass(body)
 
 
-@kopf.timer(GROUP, VERSION, PLURAL, interval=RESYNC_SECONDS, initial_delay=RESYNC_SECONDS)
-async def on_timer(body: kopf.Body, **_: Any) -> None:
-    await _pass(body)
+@kopf.daemon(GROUP, VERSION, PLURAL, initial_delay=BUSY_SECONDS, cancellation_timeout=10)
+async def ensemble_loop(body: kopf.Body, stopped: kopf.DaemonStopped, **_: Any) -> None:
+    """Re-observe and reconcile for as long as the cluster exists (kopf keeps `body` current)."""
+    while not stopped:
+        try:
+            outcome = await _pass(body)
+            busy = outcome.action is not None or outcome.progressing
+        except Exception:  # a failed pass is retried by the next one; kopf would stop the daemon
+            log.exception(
+                "%s/%s: reconcile pass failed", body["metadata"]["namespace"], body["metadata"]["name"]
+            )
+            busy = True
+        await stopped.wait(BUSY_SECONDS if busy else RESYNC_SECONDS)

@@ -19,19 +19,22 @@ from zkop.api.cluster import ZookeeperCluster, ZookeeperClusterStatus
 from zkop.api.validation import InvalidSpec, parse_cluster
 from zkop.kube.client import Kube
 from zkop.kube.compare import covers
-from zkop.plan.ensemble import plan_ensemble
+from zkop.plan.ensemble import Action, Reconfig, RestartMember, plan_ensemble
 from zkop.plan.immutable import immutable_changes
 from zkop.plan.observed import Observed, PodView
-from zkop.plan.status import conditions, ensemble_status, invalid_spec_verdicts
+from zkop.plan.status import Verdict, conditions, ensemble_status, invalid_spec_verdicts
+from zkop.plan.version import downgrade_refusal
 from zkop.render import render
 from zkop.render.identity import new_password
 from zkop.render.names import ClusterNames, RenderOptions
 from zkop.zookeeper.membership import Membership, MembershipError, parse_membership
 from zkop.zookeeper.observe import EnsembleState, observe_ensemble
+from zkop.zookeeper.reconfig import ReconfigError, SuperuserCredential, reconfigure
 
 log = logging.getLogger(__name__)
 
 EnsembleObserver = Callable[[Mapping[int, str | None]], Awaitable[EnsembleState]]
+Reconfigurer = Callable[..., Awaitable[Membership]]
 
 
 def utc_now() -> str:
@@ -45,6 +48,7 @@ class Context:
     kube: Kube
     options: RenderOptions = field(default_factory=RenderOptions)
     observe: EnsembleObserver = observe_ensemble
+    reconfigure: Reconfigurer = reconfigure
     clock: Callable[[], str] = utc_now
 
 
@@ -53,9 +57,11 @@ class Outcome:
     """What a pass did: for logs, tests and the benchmark."""
 
     applied: tuple[str, ...] = ()
+    action: str | None = None
     status_written: bool = False
     invalid: str | None = None
     ready: bool = False
+    progressing: bool = False
 
 
 def _previous_status(body: Mapping[str, Any]) -> ZookeeperClusterStatus | None:
@@ -178,6 +184,48 @@ async def _report_invalid(
     return Outcome(status_written=written, invalid=message)
 
 
+async def _act(
+    ctx: Context,
+    body: Mapping[str, Any],
+    names: ClusterNames,
+    observed: Observed,
+    action: Action,
+    credential: SuperuserCredential,
+) -> tuple[str | None, str | None]:
+    """Carry out the plan's one action; return (what was done, why it failed). Failures are retried by
+    the next pass, which observes again first."""
+    if isinstance(action, RestartMember):
+        await ctx.kube.delete("v1", "Pod", action.pod, names.namespace)
+        await ctx.kube.event(
+            dict(body),
+            type_="Normal",
+            reason="RestartingMember",
+            message=f"restarting {action.pod} (member {action.member_id}) to pick up the new configuration",
+        )
+        return f"restart {action.pod}", None
+    assert isinstance(action, Reconfig)
+    addresses = [p.ip for i in action.through if (p := observed.pod(i)) is not None and p.ip]
+    what = f"member {action.joining[0].id} joined" if action.joining else f"member {action.leaving[0]} left"
+    try:
+        result = await ctx.reconfigure(
+            addresses,
+            credential,
+            joining=action.joining,
+            leaving=action.leaving,
+            from_version=action.from_version,
+        )
+    except ReconfigError as exc:
+        await ctx.kube.event(dict(body), type_="Warning", reason=exc.reason, message=f"reconfig: {exc}")
+        return None, f"{exc.reason}: {exc}"
+    await ctx.kube.event(
+        dict(body),
+        type_="Normal",
+        reason="MemberAdded" if action.joining else "MemberRemoved",
+        message=f"{what}; membership is now {list(result.ids)} (version {result.version_hex})",
+    )
+    return f"reconfig: {what}", None
+
+
 async def reconcile(body: Mapping[str, Any], ctx: Context) -> Outcome:
     """Bring the objects of one ZookeeperCluster in line with its spec, and report its status."""
     previous = _previous_status(body)
@@ -187,7 +235,7 @@ async def reconcile(body: Mapping[str, Any], ctx: Context) -> Outcome:
         return await _report_invalid(ctx, body, previous, str(exc))
     names = ClusterNames.of(cluster, ctx.options)
     try:
-        await _superuser_password(ctx, cluster, names)
+        credential = SuperuserCredential(await _superuser_password(ctx, cluster, names))
     except InvalidSpec:
         return await _report_invalid(
             ctx,
@@ -196,12 +244,15 @@ async def reconcile(body: Mapping[str, Any], ctx: Context) -> Outcome:
             f"secret {names.superuser_secret}: has no password; delete it only if the ensemble is new",
         )
     observed = await observe(ctx, cluster, names)
-    plan = plan_ensemble(cluster.spec, observed)
+    desired_hash = render(cluster, ctx.options).restart_hash
+    plan = plan_ensemble(cluster.spec, observed, names, desired_hash)
     rendered = render(
         cluster, ctx.options, membership=plan.membership, statefulset_replicas=plan.statefulset_replicas
     )
     if observed.statefulset is not None:
-        refused = immutable_changes(observed.statefulset, rendered.objects)
+        refused = immutable_changes(observed.statefulset, rendered.objects) or downgrade_refusal(
+            observed.statefulset, cluster
+        )
         if refused:
             return await _report_invalid(ctx, body, previous, refused)
     applied = []
@@ -230,6 +281,17 @@ async def reconcile(body: Mapping[str, Any], ctx: Context) -> Outcome:
         applied.append(f"{manifest['kind']}/{meta['name']}")
     if applied:
         log.info("%s/%s: applied %s", names.namespace, names.cluster, ", ".join(applied))
+    done = None
+    progress = plan.progress
+    if plan.action is not None:
+        done, failure = await _act(ctx, body, names, observed, plan.action, credential)
+        if failure:
+            progress = f"{plan.progress}; last attempt failed: {failure}"
+    verdict = None
+    if progress:
+        verdict = Verdict("True", plan.reason, progress)
+    elif plan.pending:
+        verdict = Verdict("False", plan.reason, plan.pending)
     status = ensemble_status(
         names=names,
         previous=previous,
@@ -239,9 +301,11 @@ async def reconcile(body: Mapping[str, Any], ctx: Context) -> Outcome:
         observed=observed,
         pending=plan.pending,
         now=ctx.clock(),
+        progress=verdict,
     )
     written = await _write_status(ctx, body, previous, status)
     if written:
         await _announce(ctx, body, previous, status)
     ready = any(c.type == "Ready" and c.status == "True" for c in status.conditions)
-    return Outcome(tuple(applied), written, None, ready)
+    progressing = any(c.type == "Progressing" and c.status == "True" for c in status.conditions)
+    return Outcome(tuple(applied), done, written, None, ready, progressing)

@@ -79,10 +79,11 @@ def ensemble_verdicts(
     member_list: list[MemberStatus],
     observed: Observed,
     pending: str | None,
+    progress: Verdict | None = None,
 ) -> dict[str, Verdict]:
     """Ready / Progressing / Degraded from what the members say about themselves."""
     leaders = [m for m in member_list if m.role == "leader"]
-    voters = set(membership.ids) if membership else set(range(1, spec_replicas + 1))
+    voters = {m.id for m in membership.voters} if membership else set(range(1, spec_replicas + 1))
     in_ensemble = [m for m in member_list if m.id in voters]
     down = [m.pod for m in in_ensemble if m.role == "down"]
     unsynced = [m.pod for m in in_ensemble if m.role != "down" and not m.synced]
@@ -114,7 +115,9 @@ def ensemble_verdicts(
             parts.append("not synced: " + ", ".join(unsynced))
         ready = Verdict("False", "MembersNotReady", "; ".join(parts))
 
-    if pending:
+    if progress is not None:
+        progressing = progress
+    elif pending:
         progressing = Verdict("False", "SpecNotApplied", pending)
     elif healthy:
         progressing = Verdict("False", "Stable", "nothing to do")
@@ -150,9 +153,10 @@ def ensemble_status(
     observed: Observed,
     pending: str | None,
     now: str,
+    progress: Verdict | None = None,
 ) -> ZookeeperClusterStatus:
     member_list = members(names, membership, observed)
-    verdicts = ensemble_verdicts(spec_replicas, membership, member_list, observed, pending)
+    verdicts = ensemble_verdicts(spec_replicas, membership, member_list, observed, pending, progress)
     leader = next((m.pod for m in member_list if m.role == "leader"), None)
     sts_status = (observed.statefulset or {}).get("status") or {}
     return ZookeeperClusterStatus(
