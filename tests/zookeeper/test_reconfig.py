@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 
@@ -112,3 +113,37 @@ def test_a_restarted_member_starts_from_the_newest_membership_it_saw_not_the_ren
     )
     assert f"from membership version {after.version_hex}" in ensemble.log(follower)
     assert asyncio.run(read_membership(hosts(ensemble, [follower]))).ids == (1, 2)
+
+
+def test_a_second_member_joins_a_single_member_ensemble(tmp_path: Path) -> None:
+    """The joiner lists itself as an observer: as a participant it would need two votes that one
+    member cannot give, and would never find the leader."""
+    solo = LocalEnsemble(tmp_path / "solo", replicas=1)
+    solo.start_all()
+    try:
+        state = wait_for(
+            lambda: (s := observe(solo, [1])).leader and s.membership and s, timeout=60, what="a leader"
+        )
+        solo.start(2)
+        joined = wait_for(
+            lambda: (s := observe(solo, [1, 2])).member(2).synced and s,  # type: ignore[union-attr]
+            timeout=40,
+            what="member 2 to sync as a non-voting follower",
+        )
+        assert joined.member(2).voting is False  # type: ignore[union-attr]
+        after = asyncio.run(
+            reconfigure(
+                hosts(solo, [1]),
+                solo.credential,
+                joining=[Member(2, solo.names.member_host(2))],
+                from_version=state.membership.version,
+            )
+        )
+        assert [m.role for m in after.members] == ["participant", "participant"]
+        wait_for(
+            lambda: (s := observe(solo, [1, 2])).member(2).voting and s.leader,  # type: ignore[union-attr]
+            timeout=20,
+            what="a two-member quorum",
+        )
+    finally:
+        solo.stop_all()

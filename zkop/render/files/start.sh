@@ -43,13 +43,22 @@ if compgen -G "$data_dir/version-2/snapshot.*" > /dev/null || compgen -G "$data_
   done
 fi
 
-dynamic="$conf_dir/zoo.cfg.dynamic.$chosen_version"
 own_host="${POD_NAME}.${ZKOP_PEER_DOMAIN}"
-own_line="server.${myid}=${own_host}:2888:3888:participant;${own_host}:2181"
+own_line="server.${myid}=${own_host}:2888:3888:observer;${own_host}:2181"
+dynamic="$conf_dir/zoo.cfg.dynamic.$chosen_version"
+if ! grep -qE "^server\.${myid}=" "$chosen"; then
+  # Our own view (members + ourselves) is written as version 0, older than anything the ensemble
+  # committed: on contact the member adopts the leader's configuration and joins it as a non-voting
+  # follower. With the same version it would keep its own view and connect as an observer, which a
+  # reconfig cannot vote in.
+  dynamic="$conf_dir/zoo.cfg.dynamic.0"
+fi
 {
   grep -E '^server\.[0-9]+=' "$chosen" || true
   # A member that is not (or no longer) in the membership joins as a non-voting follower, syncs, and is
-  # then voted in by zkop with a reconfig. Without its own line ZooKeeper refuses to start.
+  # then voted in by zkop with a reconfig. Without its own line ZooKeeper refuses to start; with itself as
+  # a participant it would need a majority of (members + itself) to follow anyone, which a single-member
+  # ensemble cannot give: listed as an observer it follows whoever leads the current members.
   grep -qE "^server\.${myid}=" "$chosen" || echo "$own_line"
 } > "$dynamic.tmp"
 mv "$dynamic.tmp" "$dynamic"
