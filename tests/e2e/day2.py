@@ -115,6 +115,7 @@ class Scenario:
         )
 
     async def elections_during(self, operation: Any) -> int:
+        """Leader elections while `operation` runs, from the zxid epoch (the writer keeps writing)."""
         counter = ElectionCounter()
         await asyncio.to_thread(counter.begin, self.member_addresses)
         await operation

@@ -110,9 +110,20 @@ async def test_scaling_3_5_3_1_3_keeps_every_write_and_reuses_retained_claims(
     local_cluster: LocalCluster,
 ) -> None:
     async with scenario(local_cluster, "sc", 3, reclaim="Retain") as s:
+        current = 3
         for replicas in (5, 3, 1, 3):
-            await s.patch({"spec": {"replicas": replicas}})
-            status = await s.wait_settled(replicas, timeout=240)
+
+            async def resize(replicas: int = replicas) -> dict[str, Any]:
+                await s.patch({"spec": {"replicas": replicas}})
+                return await s.wait_settled(replicas, timeout=240)
+
+            if replicas > current:
+                # Voting members in never moves leadership: no election at all.
+                assert await s.elections_during(resize()) == 0
+            else:
+                await resize()
+            current = replicas
+            status = await s.status()
             assert sorted(m["id"] for m in status["members"]) == list(range(1, replicas + 1))
             sts = await s.client.get(StatefulSet, "sc", namespace="default")
             assert sts.spec.replicas == replicas
