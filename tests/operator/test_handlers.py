@@ -162,3 +162,37 @@ async def test_a_steady_state_pass_makes_no_write(operator: RunningOperator) -> 
     gets_after = sum(1 for r in operator.server.requests if r.method == "GET")
     assert gets_after > gets_before + 6, "the timer passes did not run"
     assert writes()[settled:] == []
+
+
+async def test_a_paused_cluster_is_left_alone_and_says_so(operator: RunningOperator) -> None:
+    await operator.client.create(ZookeeperClusterResource.from_dict(CLUSTER))
+    before = await eventually(lambda: get_or_none(operator, StatefulSet, "zk"), what="the StatefulSet")
+    await operator.client.patch(
+        ZookeeperClusterResource,
+        "zk",
+        {"metadata": {"annotations": {"zkop.io/paused": "true"}}, "spec": {"image": "zookeeper:3.9.4"}},
+        namespace="default",
+        patch_type=PatchType.MERGE,
+    )
+
+    async def paused() -> dict[str, Any] | None:
+        progressing = await condition(operator, "Progressing")
+        return progressing if progressing and progressing["reason"] == "Paused" else None
+
+    await eventually(paused, what="Progressing=False Paused")
+    await asyncio.sleep(2.5)
+    after = await operator.client.get(StatefulSet, "zk", namespace="default")
+    assert after.metadata.resourceVersion == before.metadata.resourceVersion
+    await operator.client.patch(
+        ZookeeperClusterResource,
+        "zk",
+        {"metadata": {"annotations": {"zkop.io/paused": None}}},
+        namespace="default",
+        patch_type=PatchType.MERGE,
+    )
+
+    async def upgraded() -> bool:
+        sts = await operator.client.get(StatefulSet, "zk", namespace="default")
+        return bool(sts.spec.template.spec.containers[0].image == "zookeeper:3.9.4")
+
+    await eventually(upgraded, what="the change applied once unpaused")

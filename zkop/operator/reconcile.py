@@ -26,7 +26,7 @@ from zkop.plan.status import Verdict, conditions, ensemble_status, invalid_spec_
 from zkop.plan.version import downgrade_refusal
 from zkop.render import render
 from zkop.render.identity import new_password
-from zkop.render.names import ClusterNames, RenderOptions
+from zkop.render.names import ANNOTATION_PAUSED, ClusterNames, RenderOptions
 from zkop.zookeeper.membership import Membership, MembershipError, parse_membership
 from zkop.zookeeper.observe import EnsembleState, observe_ensemble
 from zkop.zookeeper.reconfig import ReconfigError, SuperuserCredential, reconfigure
@@ -164,6 +164,29 @@ async def _announce(
         )
 
 
+async def _report_paused(
+    ctx: Context, body: Mapping[str, Any], previous: ZookeeperClusterStatus | None
+) -> Outcome:
+    """A paused cluster is neither changed nor restarted: the guard for manual recovery work."""
+    generation = body["metadata"].get("generation")
+    base = previous or ZookeeperClusterStatus()
+    verdict = {
+        "Progressing": Verdict(
+            "False", "Paused", f'zkop changes nothing while the annotation {ANNOTATION_PAUSED} is "true"'
+        )
+    }
+    kept = [c for c in base.conditions if c.type != "Progressing"]
+    status = base.model_copy(
+        update={"conditions": kept + conditions(base.conditions, verdict, generation, ctx.clock())}
+    )
+    written = await _write_status(ctx, body, previous, status)
+    if written:
+        await ctx.kube.event(
+            dict(body), type_="Normal", reason="Paused", message=verdict["Progressing"].message
+        )
+    return Outcome(status_written=written)
+
+
 async def _report_invalid(
     ctx: Context, body: Mapping[str, Any], previous: ZookeeperClusterStatus | None, message: str
 ) -> Outcome:
@@ -234,6 +257,8 @@ async def reconcile(body: Mapping[str, Any], ctx: Context) -> Outcome:
     except InvalidSpec as exc:
         return await _report_invalid(ctx, body, previous, str(exc))
     names = ClusterNames.of(cluster, ctx.options)
+    if (cluster.metadata.get("annotations") or {}).get(ANNOTATION_PAUSED) == "true":
+        return await _report_paused(ctx, body, previous)
     try:
         credential = SuperuserCredential(await _superuser_password(ctx, cluster, names))
     except InvalidSpec:

@@ -12,6 +12,7 @@ LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
 LABEL_COMPONENT = "app.kubernetes.io/component"
 ANNOTATION_RESTART_HASH = "zkop.io/restart-hash"
 ANNOTATION_RESTART_AT = "zkop.io/restart-at"
+ANNOTATION_PAUSED = "zkop.io/paused"
 FIELD_MANAGER = "zkop"
 
 
