@@ -167,6 +167,22 @@ async def test_kill_leader_kill_follower_and_lose_a_claim_heal_without_losing_wr
         await s.client.delete(Pod, victim, namespace="default")
         await asyncio.sleep(1)
         await s.wait_settled(3, timeout=180)
+        # Lose a member's PVC object itself: a new claim (a new, empty volume) comes with the new pod.
+        status = await s.status()
+        victim = next(m["pod"] for m in status["members"] if m["role"] == "follower")
+        old_claim = await s.client.get(PersistentVolumeClaim, f"data-{victim}", namespace="default")
+        await s.client.delete(PersistentVolumeClaim, f"data-{victim}", namespace="default")
+        await s.client.delete(Pod, victim, namespace="default")
+
+        async def new_claim() -> bool:
+            try:
+                claim = await s.client.get(PersistentVolumeClaim, f"data-{victim}", namespace="default")
+            except Exception:
+                return False
+            return bool(claim.metadata.uid != old_claim.metadata.uid)
+
+        await eventually(new_claim, timeout=60, what="a new claim for the member")
+        await s.wait_settled(3, timeout=180)
         await s.verify()
 
 
@@ -174,22 +190,37 @@ async def test_the_operator_killed_mid_scale_down_and_mid_roll_finishes_after_re
     local_cluster: LocalCluster,
 ) -> None:
     async with scenario(local_cluster, "crash", 5) as s:
+        # Scale-down: kill -9 the operator right after every step it reports, then start it again.
         await s.patch({"spec": {"replicas": 3}})
-        # Kill the operator (SIGKILL) repeatedly while it works, restarting it each time.
-        for _ in range(3):
-            await asyncio.sleep(2.5)
-            local_cluster.stop_operator(signal.SIGKILL)
-            local_cluster.start_operator()
-        await s.wait_settled(3, timeout=240)
+        steps = await kill_operator_at_every_step(s, local_cluster, lambda: s.settled(3))
+        assert any("removing member 5" in m for m in steps) and any("removing member 4" in m for m in steps)
         before = await pod_hashes(s)
         await s.patch({"metadata": {"annotations": {"zkop.io/restart-at": "crash-roll"}}})
-        for _ in range(3):
-            await asyncio.sleep(4)
-            local_cluster.stop_operator(signal.SIGKILL)
-            local_cluster.start_operator()
-        await eventually(lambda: rolled(s, before), timeout=240, what="the roll finished")
+        steps = await kill_operator_at_every_step(s, local_cluster, lambda: rolled_and_settled(s, before))
+        assert any("restarting" in m for m in steps)
         await s.wait_settled(3, timeout=120)
         await s.verify()
+
+
+async def rolled_and_settled(s: Scenario, before: dict[str, str]) -> bool:
+    return await rolled(s, before) and bool(await s.settled(3))
+
+
+async def kill_operator_at_every_step(
+    s: Scenario, plane: LocalCluster, done: Any, timeout: float = 300
+) -> list[str]:
+    """Each time Progressing reports a new step, SIGKILL the operator and start a new one."""
+    seen: list[str] = []
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await done():
+        assert asyncio.get_running_loop().time() < deadline, f"did not finish; steps seen: {seen}"
+        message = (await s.condition("Progressing")).get("message", "")
+        if message and message not in seen and (await s.condition("Progressing")).get("status") == "True":
+            seen.append(message)
+            plane.stop_operator(signal.SIGKILL)
+            plane.start_operator()
+        await asyncio.sleep(0.3)
+    return seen
 
 
 async def test_dropped_and_delayed_watch_events_and_stale_reads_do_not_derail_scaling(

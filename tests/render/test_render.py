@@ -189,3 +189,16 @@ def test_any_valid_spec_renders_valid_objects_with_consistent_membership(
     static = config_map["data"]["zoo.cfg"]
     for key, value in config.items():
         assert f"{key}={value}" in static.splitlines()
+
+
+def test_the_disruption_budget_tracks_the_voting_members() -> None:
+    def budget(case: dict[str, Any], membership: Membership | None = None) -> int:
+        result = render(parse_cluster(case), membership=membership)
+        pdb = next(o for o in result.objects if o["kind"] == "PodDisruptionBudget")
+        return int(pdb["spec"]["maxUnavailable"])
+
+    assert budget(CASES["minimal"]) == 1
+    assert budget(CASES["production"]) == 1
+    assert budget(CASES["single-member"]) == 0
+    two = Membership((Member(1, "a"), Member(2, "b")), version=7)
+    assert budget(CASES["minimal"], two) == 0  # mid scale-down to two voters: nothing to spare

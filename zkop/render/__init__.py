@@ -80,7 +80,7 @@ def render(
         network.headless_service(names),
         network.client_service(names),
         workload.statefulset(cluster, names, replicas, template),
-        workload.pod_disruption_budget(names),
+        workload.pod_disruption_budget(names, len(membership.voters)),
     ]
     return Rendered(
         objects=[_owned(o, cluster) for o in objects],

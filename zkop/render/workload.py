@@ -179,11 +179,15 @@ def statefulset(
     }
 
 
-def pod_disruption_budget(names: ClusterNames) -> dict[str, Any]:
-    """At most one member voluntarily down at a time: the quorum of any ensemble of 3+ survives."""
+def pod_disruption_budget(names: ClusterNames, voters: int) -> dict[str, Any]:
+    """Voluntary disruptions (drains, evictions) never take the ensemble below quorum: one member at a
+    time from three voters up; none for one or two voters, which have no member to spare."""
     return {
         "apiVersion": "policy/v1",
         "kind": "PodDisruptionBudget",
         "metadata": {"name": names.pdb, "namespace": names.namespace, "labels": names.labels()},
-        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": names.selector_labels()}},
+        "spec": {
+            "maxUnavailable": 1 if voters >= 3 else 0,
+            "selector": {"matchLabels": names.selector_labels()},
+        },
     }
