@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -42,20 +41,6 @@ async def local_cluster(tmp_path: Path) -> AsyncIterator[LocalCluster]:
     finally:
         await cluster.stop()
         assert leftovers(state_dir) == []
-
-
-async def eventually(
-    probe: Any, timeout: float = 120.0, interval: float = 0.5, what: str = "condition"
-) -> Any:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    last = None
-    while loop.time() < deadline:
-        last = await probe()
-        if last:
-            return last
-        await asyncio.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
 
 
 async def cluster_status(

@@ -15,7 +15,8 @@ from typing import Any
 from lightkube.resources.core_v1 import Pod
 from lightkube.types import PatchType
 
-from tests.e2e.conftest import cluster_status, eventually
+from tests.e2e.conftest import cluster_status
+from tests.support.waiting import eventually
 from tests.support.writer import (
     ContinuousWriter,
     ElectionCounter,

@@ -11,8 +11,8 @@ import pytest
 from lightkube.resources.apps_v1 import StatefulSet
 from lightkube.resources.core_v1 import PersistentVolumeClaim, Pod
 
-from tests.e2e.conftest import eventually
 from tests.e2e.day2 import Scenario, scenario
+from tests.support.waiting import eventually
 from zkop_local.cluster import LocalCluster
 
 pytestmark = [pytest.mark.netns, pytest.mark.zookeeper]

@@ -16,7 +16,8 @@ from lightkube.resources.apps_v1 import StatefulSet
 from lightkube.resources.core_v1 import ConfigMap, PersistentVolumeClaim, Pod, Service
 from lightkube.resources.discovery_v1 import EndpointSlice
 
-from tests.e2e.conftest import eventually, ready_status
+from tests.e2e.conftest import ready_status
+from tests.support.waiting import eventually
 from zkop.kube.client import ZookeeperClusterResource
 from zkop_local.cluster import LocalCluster
 

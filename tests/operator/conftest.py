@@ -8,7 +8,6 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from lightkube import AsyncClient, KubeConfig
@@ -55,14 +54,3 @@ async def operator(tmp_path: Path) -> AsyncIterator[RunningOperator]:
         log.close()
         await client.close()
         await server.stop()
-
-
-async def eventually(probe: Any, timeout: float = 15.0, what: str = "condition") -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout
-    last = None
-    while asyncio.get_running_loop().time() < deadline:
-        last = await probe()
-        if last:
-            return last
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")

@@ -11,7 +11,8 @@ from lightkube.resources.core_v1 import ConfigMap, Event, Secret, Service, Servi
 from lightkube.resources.policy_v1 import PodDisruptionBudget
 from lightkube.types import PatchType
 
-from tests.operator.conftest import RunningOperator, eventually
+from tests.operator.conftest import RunningOperator
+from tests.support.waiting import eventually
 from zkop.kube.client import ZookeeperClusterResource
 
 CLUSTER = {
