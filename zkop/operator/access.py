@@ -36,7 +36,7 @@ async def locate(kube: Kube, namespace: str, name: str, options: RenderOptions) 
     cluster = parse_cluster(body)
     names = ClusterNames.of(cluster, options)
     status: dict[str, Any] = body.get("status") or {}
-    ready = next((c for c in status.get("conditions", []) if c.get("type") == "Ready"), {})
+    ready: dict[str, Any] = next((c for c in status.get("conditions", []) if c.get("type") == "Ready"), {})
     if ready.get("status") != "True":
         raise EnsembleUnavailable(
             f"ZookeeperCluster {namespace}/{name} is not Ready: {ready.get('message', '')}"
