@@ -19,6 +19,7 @@ from lightkube import AsyncClient
 from zkop.api.cluster import PLURAL
 from zkop.api.common import GROUP, VERSION
 from zkop.kube.client import Kube
+from zkop.operator.leadership import LEADERSHIP
 from zkop.operator.reconcile import Context, Outcome, reconcile
 from zkop.render.names import RenderOptions
 
@@ -65,6 +66,8 @@ async def _cleanup(**_: Any) -> None:
 
 async def _pass(body: kopf.Body) -> Outcome:
     assert STATE.context is not None, "startup handler did not run"
+    if not LEADERSHIP.acting:
+        return Outcome()  # another replica holds the Lease and acts
     async with STATE.lock(body["metadata"]["uid"]):
         return await reconcile(body, STATE.context)
 
