@@ -22,6 +22,7 @@ from zkop.kube.client import Kube
 from zkop.operator.leadership import LEADERSHIP
 from zkop.operator.reconcile import Context, Outcome, reconcile
 from zkop.render.names import RenderOptions
+from zkop.zookeeper.sessions import Sessions
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,7 @@ class OperatorState:
 
     def __init__(self) -> None:
         self.context: Context | None = None
+        self.sessions = Sessions()  # ZooKeeper sessions for writing into ensembles (znodes, registries)
         self.options = RenderOptions()
         self.locks: dict[str, asyncio.Lock] = {}
 
@@ -60,6 +62,7 @@ async def _startup(settings: kopf.OperatorSettings, **_: Any) -> None:
 
 @kopf.on.cleanup()
 async def _cleanup(**_: Any) -> None:
+    await STATE.sessions.close()
     if STATE.context is not None:
         await STATE.context.kube.client.close()
 
