@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bench import local_control_plane, reconcile_writes
+from bench import day2, local_control_plane, reconcile_writes
 
-BENCHMARKS = [reconcile_writes, local_control_plane]
+BENCHMARKS = [reconcile_writes, local_control_plane, day2]
 
 
 def main() -> None:
