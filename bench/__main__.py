@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bench import day2, local_control_plane, reconcile_writes
+from bench import day2, local_control_plane, reconcile_writes, registry
 
-BENCHMARKS = [reconcile_writes, local_control_plane, day2]
+BENCHMARKS = [reconcile_writes, local_control_plane, day2, registry]
 
 
 def main() -> None:

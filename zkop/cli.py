@@ -69,11 +69,34 @@ def render_command(filename: Any, cluster_domain: str) -> None:
 @click.option("-A", "--all-namespaces", is_flag=True, help="Watch every namespace.")
 @click.option("--cluster-domain", default="cluster.local", show_default=True)
 @click.option("--verbose", is_flag=True)
-def run(namespaces: tuple[str, ...], all_namespaces: bool, cluster_domain: str, verbose: bool) -> None:
+@click.option(
+    "--leader-election", is_flag=True, help="Run as one of several replicas: only the Lease holder acts."
+)
+@click.option(
+    "--leader-election-namespace",
+    default=None,
+    help="Namespace of the Lease. [default: the operator's own namespace, or default]",
+)
+@click.option("--leader-election-id", default="zkop-leader", show_default=True, help="Name of the Lease.")
+@click.option("--lease-duration", default=15.0, show_default=True, help="Seconds a Lease lasts unrenewed.")
+@click.option("--renew-deadline", default=10.0, show_default=True, help="Seconds a leader tries to renew.")
+@click.option("--retry-period", default=2.0, show_default=True, help="Seconds between election attempts.")
+def run(
+    namespaces: tuple[str, ...],
+    all_namespaces: bool,
+    cluster_domain: str,
+    verbose: bool,
+    leader_election: bool,
+    leader_election_namespace: str | None,
+    leader_election_id: str,
+    lease_duration: float,
+    renew_deadline: float,
+    retry_period: float,
+) -> None:
     """Run the operator against the current kubeconfig, or in-cluster configuration."""
     import kopf
 
-    from zkop.operator import handlers
+    from zkop.operator import election, handlers
 
     if bool(namespaces) == all_namespaces:
         raise click.UsageError("give --namespace (one or more) or --all-namespaces")
@@ -83,7 +106,20 @@ def run(namespaces: tuple[str, ...], all_namespaces: bool, cluster_domain: str, 
     )
     for noisy in ("httpx", "httpx2", "kazoo.client"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    handlers.configure(RenderOptions(cluster_domain=cluster_domain))
+    config = None
+    if leader_election:
+        try:
+            config = election.ElectionConfig(
+                namespace=leader_election_namespace or election.default_namespace(),
+                identity=election.default_identity(),
+                name=leader_election_id,
+                lease_duration=lease_duration,
+                renew_deadline=renew_deadline,
+                retry_period=retry_period,
+            )
+        except ValueError as exc:
+            raise click.UsageError(str(exc)) from exc
+    handlers.configure(RenderOptions(cluster_domain=cluster_domain), config)
     asyncio.run(
         kopf.operator(
             clusterwide=all_namespaces,

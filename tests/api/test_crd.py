@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from zkop.api.crd import all_crds
@@ -31,8 +32,8 @@ def _walk(node: Any, path: str = "") -> list[tuple[str, dict[str, Any]]]:
     return found
 
 
-def test_schema_is_structural() -> None:
-    (crd,) = all_crds()
+@pytest.mark.parametrize("crd", all_crds(), ids=lambda c: c["metadata"]["name"])
+def test_schema_is_structural(crd: dict[str, Any]) -> None:
     schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
     for path, node in _walk(schema):
         assert "$ref" not in node and "$defs" not in node and "title" not in node, path
@@ -43,7 +44,7 @@ def test_schema_is_structural() -> None:
 
 
 def test_schema_refuses_zero_replicas_and_prints_the_columns_users_want() -> None:
-    (crd,) = all_crds()
+    crd = next(c for c in all_crds() if c["spec"]["names"]["kind"] == "ZookeeperCluster")
     version = crd["spec"]["versions"][0]
     replicas = version["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]["replicas"]
     assert replicas["minimum"] == 1 and replicas["maximum"] == 9
@@ -51,3 +52,13 @@ def test_schema_refuses_zero_replicas_and_prints_the_columns_users_want() -> Non
     assert columns == ["Ready", "Replicas", "Leader", "Age"]
     assert crd["spec"]["names"]["shortNames"] == ["zk"]
     assert version["subresources"] == {"status": {}}
+
+
+def test_znode_schema_leaves_optional_objects_absent_instead_of_defaulting_them() -> None:
+    # A defaulted `quota: {}` or `usage: {}` would mean "a quota with no limit" and fail required fields.
+    crd = next(c for c in all_crds() if c["spec"]["names"]["kind"] == "ZookeeperZnode")
+    schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]
+    assert "default" not in schema["spec"]["properties"]["quota"]
+    assert "default" not in schema["status"]["properties"]["usage"]
+    assert schema["spec"]["properties"]["deletionPolicy"]["default"] == "Retain"
+    assert schema["spec"]["required"] == ["clusterRef"]

@@ -139,4 +139,8 @@ def zookeepercluster_crd() -> dict[str, Any]:
 
 def all_crds() -> list[dict[str, Any]]:
     """Every CRD zkop serves, in install order."""
-    return [zookeepercluster_crd()]
+    from zkop.api.configsync_crd import zookeeperconfigsync_crd  # imports this module: import late
+    from zkop.api.export import export_crd  # imports this module: import late
+    from zkop.api.znode_crd import zookeeperznode_crd  # imports this module: import late
+
+    return [zookeepercluster_crd(), zookeeperconfigsync_crd(), export_crd(), zookeeperznode_crd()]

@@ -141,3 +141,16 @@ class Kube:
         }
         self.writes += 1
         await self.client.create(_resource_type("v1", "Event").from_dict(event))
+
+
+def identify(client: AsyncClient, agent: str) -> None:
+    """Send `agent` as the User-Agent of every request, so an API server's audit (or the local control
+    plane's request log) can tell operator replicas apart; the field manager stays `zkop`.
+
+    lightkube has no option for it: its httpx client is reached through two private attributes, and
+    a lightkube without them simply keeps its default agent.
+    """
+    inner = getattr(getattr(client, "_client", None), "_client", None)
+    headers = getattr(inner, "headers", None)
+    if headers is not None:
+        headers["User-Agent"] = agent

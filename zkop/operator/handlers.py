@@ -18,7 +18,8 @@ from lightkube import AsyncClient
 
 from zkop.api.cluster import PLURAL
 from zkop.api.common import GROUP, VERSION
-from zkop.kube.client import Kube
+from zkop.kube.client import Kube, identify
+from zkop.operator.election import Election, ElectionConfig, default_identity
 from zkop.operator.leadership import LEADERSHIP
 from zkop.operator.reconcile import Context, Outcome, reconcile
 from zkop.render.names import RenderOptions
@@ -39,6 +40,8 @@ class OperatorState:
         self.sessions = Sessions()  # ZooKeeper sessions for writing into ensembles (znodes, registries)
         self.options = RenderOptions()
         self.locks: dict[str, asyncio.Lock] = {}
+        self.election_config: ElectionConfig | None = None  # None: one replica, always acting
+        self.election: Election | None = None
 
     def lock(self, uid: str) -> asyncio.Lock:
         return self.locks.setdefault(uid, asyncio.Lock())
@@ -47,8 +50,10 @@ class OperatorState:
 STATE = OperatorState()
 
 
-def configure(options: RenderOptions) -> None:
+def configure(options: RenderOptions, election: ElectionConfig | None = None) -> None:
     STATE.options = options
+    STATE.election_config = election
+    LEADERSHIP.identity = election.identity if election else default_identity()
 
 
 @kopf.on.startup()
@@ -57,11 +62,17 @@ async def _startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.peering.standalone = True
     settings.posting.level = logging.WARNING
     settings.persistence.finalizer = "zkop.io/finalizer"
-    STATE.context = Context(Kube(AsyncClient()), STATE.options)
+    client = AsyncClient()
+    identify(client, f"zkop/{LEADERSHIP.identity}")  # writes attributable to this replica
+    STATE.context = Context(Kube(client), STATE.options)
+    if STATE.election_config is not None:
+        STATE.election = Election(STATE.election_config, LEADERSHIP, f"zkop/{LEADERSHIP.identity}")
 
 
 @kopf.on.cleanup()
 async def _cleanup(**_: Any) -> None:
+    if STATE.election is not None:
+        await STATE.election.stop()  # stops acting, then hands the Lease over
     await STATE.sessions.close()
     if STATE.context is not None:
         await STATE.context.kube.client.close()
@@ -95,3 +106,8 @@ async def ensemble_loop(body: kopf.Body, stopped: kopf.DaemonStopped, **_: Any) 
             )
             busy = True
         await stopped.wait(BUSY_SECONDS if busy else RESYNC_SECONDS)
+
+
+from zkop.operator import configsync as _configsync  # noqa: E402,F401  registers handlers
+from zkop.operator import exports as _exports  # noqa: E402,F401  registers handlers
+from zkop.operator import znodes as _znodes  # noqa: E402,F401  registers handlers

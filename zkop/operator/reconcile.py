@@ -287,7 +287,7 @@ async def reconcile(body: Mapping[str, Any], ctx: Context) -> Outcome:
             observed.statefulset
             if manifest["kind"] == "StatefulSet"
             else observed.config_map
-            if manifest["kind"] == "ConfigMap"
+            if manifest["kind"] == "ConfigMap" and meta["name"] == names.config_map
             else await ctx.kube.get(manifest["apiVersion"], manifest["kind"], meta["name"], meta["namespace"])
         )
         if live is not None and covers(live, manifest):

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from zkop.api.cluster import ZookeeperCluster
-from zkop.render import config, identity, network, workload
+from zkop.render import config, discovery, identity, network, workload
 from zkop.render.names import ClusterNames, RenderOptions
 from zkop.zookeeper.membership import Membership
 
@@ -81,6 +81,7 @@ def render(
         network.client_service(names),
         workload.statefulset(cluster, names, replicas, template),
         workload.pod_disruption_budget(names, len(membership.voters)),
+        discovery.cluster_discovery(names, membership),
     ]
     return Rendered(
         objects=[_owned(o, cluster) for o in objects],

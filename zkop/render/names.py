@@ -64,6 +64,10 @@ class ClusterNames:
         return f"{self.cluster}-zkop-superuser"
 
     @property
+    def discovery_config_map(self) -> str:
+        return f"{self.cluster}-zookeeper"
+
+    @property
     def peer_domain(self) -> str:
         """DNS suffix under which each member pod is resolvable through the headless Service."""
         return f"{self.headless_service}.{self.namespace}.svc.{self.cluster_domain}"

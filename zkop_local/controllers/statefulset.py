@@ -327,7 +327,13 @@ def compute_status(sts: Obj, pods: list[Obj], update: Obj, current: Obj, now: dt
 
 def _status_patch(sts: Obj, status: dict[str, Any]) -> list[Action]:
     old = status_of(sts)
-    changed = {k: v for k, v in status.items() if old.get(k, 0 if isinstance(v, int) else None) != v}
+    # `replicas` is a required field of StatefulSetStatus (clients such as lightkube refuse a status
+    # without it), so it is written even when it is 0; other zero counts may stay absent.
+    changed = {
+        k: v
+        for k, v in status.items()
+        if (k == "replicas" and k not in old) or old.get(k, 0 if isinstance(v, int) else None) != v
+    }
     if not changed:
         return []
     return [Patch(STATEFULSET, namespace_of(sts), name_of(sts), {"status": changed}, subresource="status")]

@@ -301,3 +301,13 @@ def test_no_ordinal_is_ever_doubled_and_ordered_ready_waits(
     if not on_delete:
         status = sts_status(world)
         assert {labels_of(p)[REVISION_LABEL] for p in world.list(POD)} <= {status["updateRevision"]}
+
+
+def test_status_always_carries_the_required_replicas_field_even_at_zero() -> None:
+    from zkop_local.controllers.actions import Patch
+    from zkop_local.controllers.statefulset import _status_patch
+
+    sts = {"metadata": {"name": "zk", "namespace": "default"}, "status": {}}
+    (patch,) = _status_patch(sts, {"replicas": 0, "readyReplicas": 0, "observedGeneration": 1})
+    assert isinstance(patch, Patch)
+    assert patch.patch["status"]["replicas"] == 0

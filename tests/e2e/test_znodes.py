@@ -1,0 +1,191 @@
+"""ZookeeperZnode end to end: an application gets its subtree, credentials and discovery ConfigMap on a
+real 3-member ensemble, uses them, and the deletion policy decides what happens to its data."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from typing import Any
+
+import pytest
+from kazoo.client import KazooClient
+from kazoo.exceptions import NoAuthError
+from lightkube import ApiError
+from lightkube.generic_resource import create_namespaced_resource
+from lightkube.resources.core_v1 import ConfigMap, Pod, Secret
+
+from tests.e2e.conftest import ready_status
+from tests.e2e.day2 import cluster_body
+from tests.support.waiting import eventually
+from zkop.api.common import GROUP, VERSION
+from zkop.api.znode import ZNODE_KIND, ZNODE_PLURAL
+from zkop.kube.client import ZookeeperClusterResource
+from zkop_local.cluster import LocalCluster
+
+pytestmark = [pytest.mark.netns, pytest.mark.zookeeper]
+
+ZnodeResource = create_namespaced_resource(GROUP, VERSION, ZNODE_KIND, ZNODE_PLURAL)
+
+
+def znode_body(name: str, policy: str, **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "zkop.io/v1alpha1",
+        "kind": "ZookeeperZnode",
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": {"clusterRef": {"name": "zk"}, "deletionPolicy": policy, **spec},
+    }
+
+
+async def get_or_none(plane: LocalCluster, res: Any, name: str) -> Any:
+    assert plane.client is not None
+    try:
+        return await plane.client.get(res, name, namespace="default")
+    except ApiError as exc:
+        if exc.status.code == 404:
+            return None
+        raise
+
+
+async def ready_znode(plane: LocalCluster, name: str) -> dict[str, Any] | None:
+    obj = await get_or_none(plane, ZnodeResource, name)
+    status = (obj.to_dict().get("status") or {}) if obj is not None else {}
+    ready = next((c for c in status.get("conditions", []) if c["type"] == "Ready"), {})
+    return status if ready.get("status") == "True" else None
+
+
+async def gone(plane: LocalCluster, res: Any, name: str) -> bool:
+    return await get_or_none(plane, res, name) is None
+
+
+async def pod_hosts(plane: LocalCluster) -> str:
+    assert plane.client is not None
+    pods = plane.client.list(Pod, namespace="default", labels={"app.kubernetes.io/instance": "zk"})
+    return ",".join([f"{p.status.podIP}:2181" async for p in pods if p.status and p.status.podIP])
+
+
+def decoded(secret: Any) -> dict[str, str]:
+    return {k: base64.b64decode(v).decode() for k, v in (secret.data or {}).items()}
+
+
+def session(hosts: str, auth: list[tuple[str, str]] | None) -> KazooClient:
+    client = KazooClient(hosts=hosts, auth_data=auth, timeout=10)
+    client.start(timeout=20)
+    return client
+
+
+def use_subtree(hosts: str, chroot: str, auth: str) -> list[str]:
+    """What an application does with its ConfigMap and Secret: connect with the chroot, log in, write."""
+    scheme, credential = auth.split(":", 1)
+    app = session(hosts + chroot, [(scheme, credential)])
+    try:
+        app.create("/brokers/ids/1", b'{"host":"b-1"}', makepath=True)
+        app.create("/config", b"retention=7d")
+        return sorted(app.get_children("/"))
+    finally:
+        app.stop()
+        app.close()
+
+
+def refused_without_credentials(hosts: str, path: str) -> bool:
+    anonymous = session(hosts, None)
+    try:
+        anonymous.get(path)
+    except NoAuthError:
+        return True
+    finally:
+        anonymous.stop()
+        anonymous.close()
+    return False
+
+
+def exists_as_superuser(hosts: str, password: str, path: str) -> bool:
+    admin = session(hosts, [("digest", f"super:{password}")])
+    try:
+        return admin.exists(path) is not None
+    finally:
+        admin.stop()
+        admin.close()
+
+
+async def test_an_app_gets_a_subtree_uses_it_and_the_deletion_policy_decides_its_data(
+    local_cluster: LocalCluster,
+) -> None:
+    client = local_cluster.client
+    assert client is not None
+    await client.create(ZookeeperClusterResource.from_dict(cluster_body("zk", 3)))
+    await client.create(ZnodeResource.from_dict(znode_body("orders", "Delete", quota={"count": 100})))
+    await client.create(ZnodeResource.from_dict(znode_body("audit", "Retain")))
+    cluster = await eventually(lambda: ready_status(local_cluster), timeout=240, what="the ensemble Ready")
+    orders = await eventually(lambda: ready_znode(local_cluster, "orders"), timeout=120, what="orders Ready")
+    audit = await eventually(lambda: ready_znode(local_cluster, "audit"), timeout=120, what="audit Ready")
+
+    uid = (await client.get(ZnodeResource, "orders", namespace="default")).metadata.uid
+    assert orders["path"] == f"/apps/default/orders-{uid[:8]}"
+    assert audit["path"].startswith("/apps/default/audit-") and audit["path"] != orders["path"]
+
+    # The contract, read through the API as an application's pod would get it.
+    config = (await client.get(ConfigMap, "orders-zookeeper", namespace="default")).data
+    assert config["ZOOKEEPER_HOSTS"] == cluster["connectionString"]
+    assert config["ZOOKEEPER_CHROOT"] == orders["path"]
+    assert config["ZOOKEEPER"] == cluster["connectionString"] + orders["path"]
+    assert config["ZOOKEEPER_SECRET"] == "orders-zookeeper"
+    credentials = decoded(await client.get(Secret, config["ZOOKEEPER_SECRET"], namespace="default"))
+    assert credentials["username"] == "default.orders"
+    assert credentials["ZOOKEEPER_AUTH"] == f"digest:default.orders:{credentials['password']}"
+    whole = (await client.get(ConfigMap, "zk-zookeeper", namespace="default")).data
+    assert whole["ZOOKEEPER"] == cluster["connectionString"] and "ZOOKEEPER_CHROOT" not in whole
+
+    # No DNS for this test process: the members' pod IPs stand in for the hosts in the ConfigMap.
+    hosts = await pod_hosts(local_cluster)
+    children = await asyncio.to_thread(
+        use_subtree, hosts, config["ZOOKEEPER_CHROOT"], credentials["ZOOKEEPER_AUTH"]
+    )
+    assert children == ["brokers", "config"]
+    assert await asyncio.to_thread(refused_without_credentials, hosts, orders["path"])
+    audit_auth = decoded(await client.get(Secret, "audit-zookeeper", namespace="default"))["ZOOKEEPER_AUTH"]
+    await asyncio.to_thread(use_subtree, hosts, audit["path"], audit_auth)
+
+    # Steady state: passes keep running (every 2 s here) and write nothing.
+    before = [
+        (await client.get(res, name, namespace="default")).metadata.resourceVersion
+        for res, name in [
+            (ZnodeResource, "audit"),
+            (ConfigMap, "audit-zookeeper"),
+            (Secret, "audit-zookeeper"),
+        ]
+    ]
+    await asyncio.sleep(5)
+    after = [
+        (await client.get(res, name, namespace="default")).metadata.resourceVersion
+        for res, name in [
+            (ZnodeResource, "audit"),
+            (ConfigMap, "audit-zookeeper"),
+            (Secret, "audit-zookeeper"),
+        ]
+    ]
+    assert after == before
+
+    async def usage_seen() -> dict[str, Any] | None:
+        status = await ready_znode(local_cluster, "orders")
+        usage = (status or {}).get("usage") or {}
+        return usage if usage.get("count") == 5 else None  # root, brokers, ids, 1, config
+
+    usage = await eventually(usage_seen, timeout=60, what="the quota usage in status")
+    assert usage["bytes"] == len(b'{"host":"b-1"}') + len(b"retention=7d")
+
+    superuser = decoded(await client.get(Secret, "zk-zkop-superuser", namespace="default"))["password"]
+    await client.delete(ZnodeResource, "orders", namespace="default")
+    await eventually(lambda: gone(local_cluster, ZnodeResource, "orders"), timeout=60, what="orders deleted")
+    assert not await asyncio.to_thread(exists_as_superuser, hosts, superuser, orders["path"])
+    assert not await asyncio.to_thread(
+        exists_as_superuser, hosts, superuser, f"/zookeeper/quota{orders['path']}"
+    )
+    await eventually(
+        lambda: gone(local_cluster, Secret, "orders-zookeeper"), timeout=60, what="Secret collected"
+    )
+
+    await client.delete(ZnodeResource, "audit", namespace="default")
+    await eventually(lambda: gone(local_cluster, ZnodeResource, "audit"), timeout=60, what="audit deleted")
+    assert await asyncio.to_thread(exists_as_superuser, hosts, superuser, f"{audit['path']}/brokers/ids/1")
+    # Retained data keeps the only key that opens it.
+    assert await get_or_none(local_cluster, Secret, "audit-zookeeper") is not None

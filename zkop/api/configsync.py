@@ -1,0 +1,129 @@
+"""The ZookeeperConfigSync resource: ConfigMap keys (and opted-in Secrets) mirrored into znodes.
+
+Layout under `spec.path`: `<path>/<source-name>/<key>` holds the value's bytes, `<path>/k8s/nodes/<node>`
+and `<path>/k8s/pods/<namespace>/<pod>` hold cluster state as JSON, and `<path>/.zkop-owner` marks the
+subtree as this sync's (its uid), so nothing zkop did not write is ever reaped.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from zkop.api.common import Condition, KubeObject, Model, StatusModel
+
+KIND = "ZookeeperConfigSync"
+PLURAL = "zookeeperconfigsyncs"
+FINALIZER = "zkop.io/configsync"
+# A Secret is mirrored only when its owner opted in: listing it in a spec is not enough, because whoever
+# may write a ZookeeperConfigSync may not be meant to read every Secret of the namespace.
+SECRET_OPT_IN_ANNOTATION = "zkop.io/sync"
+
+# ZooKeeper refuses any packet above jute.maxbuffer (0xfffff bytes by default). A value must leave room
+# for the path, the ACL and the multi-transaction framing around it; 4 KiB covers them with margin.
+JUTE_MAXBUFFER = 0xFFFFF
+DEFAULT_MAX_VALUE_BYTES = JUTE_MAXBUFFER - 4096
+
+_ZNODE_PATH = re.compile(r"^(/[^/\x00]+)+$")
+_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
+
+
+class ClusterRef(Model):
+    """The ZookeeperCluster to write into; its namespace defaults to the sync's own."""
+
+    name: str = Field(min_length=1)
+    namespace: str | None = None
+
+
+class SourceRef(Model):
+    """A ConfigMap (or Secret) of the sync's namespace, and which of its keys to mirror."""
+
+    name: str = Field(min_length=1)
+    keys: list[str] | None = Field(None, description="Keys to mirror; unset mirrors every key.")
+
+    @field_validator("keys")
+    @classmethod
+    def _keys_are_znode_names(cls, keys: list[str] | None) -> list[str] | None:
+        for key in keys or []:
+            if not _KEY.match(key) or key in (".", ".."):
+                raise ValueError(f"key {key!r} is not a ConfigMap key (letters, digits, '-', '_', '.')")
+        return keys
+
+
+class PodSelection(Model):
+    """Which pods' phase and readiness to mirror."""
+
+    selector: KubeObject = Field(
+        default_factory=dict, description="A label selector (matchLabels / matchExpressions); empty: all."
+    )
+    namespaces: list[str] = Field(
+        default_factory=list, description="Namespaces to look in; empty: the sync's own namespace."
+    )
+
+
+class ClusterStateSpec(Model):
+    """Kubernetes cluster state mirrored as JSON under `<path>/k8s/`."""
+
+    nodes: bool = Field(False, description="Mirror every Node's readiness and addresses.")
+    pods: PodSelection | None = None
+
+
+class ZookeeperConfigSyncSpec(Model):
+    cluster_ref: ClusterRef
+    path: str = Field(description="The znode this sync owns, e.g. /config/payments.")
+    config_maps: list[SourceRef] = Field(default_factory=list)
+    secrets: list[SourceRef] = Field(
+        default_factory=list,
+        description="Secrets to mirror; each must also carry the annotation "
+        f'{SECRET_OPT_IN_ANNOTATION}: "true".',
+    )
+    deletion_policy: Literal["Delete", "Retain"] = Field(
+        "Delete", description="On deletion of this resource, Delete removes the subtree, Retain keeps it."
+    )
+    max_value_bytes: int = Field(
+        DEFAULT_MAX_VALUE_BYTES,
+        ge=1,
+        le=JUTE_MAXBUFFER,
+        description="Largest value written; a larger one is reported and left out, never truncated. "
+        "Raise it only together with the ensemble's jute.maxbuffer.",
+    )
+    cluster_state: ClusterStateSpec | None = None
+
+    @field_validator("path")
+    @classmethod
+    def _path_is_a_znode(cls, path: str) -> str:
+        if not _ZNODE_PATH.match(path) or any(p in (".", "..") for p in path.split("/")[1:]):
+            raise ValueError(f"path {path!r} must be an absolute znode path such as /config/app")
+        if path.split("/")[1] == "zookeeper":
+            raise ValueError("path must not be under /zookeeper (ZooKeeper's own subtree)")
+        return path
+
+    @field_validator("config_maps", "secrets")
+    @classmethod
+    def _names_are_unique(cls, sources: list[SourceRef]) -> list[SourceRef]:
+        names = [s.name for s in sources]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"listed more than once: {', '.join(duplicates)}")
+        if "k8s" in names:
+            raise ValueError("a source named k8s would collide with the cluster state subtree")
+        return sources
+
+    @model_validator(mode="after")
+    def _sources_do_not_share_a_subtree(self) -> ZookeeperConfigSyncSpec:
+        shared = sorted({s.name for s in self.config_maps} & {s.name for s in self.secrets})
+        if shared:
+            raise ValueError(
+                f"a ConfigMap and a Secret would both write <path>/{shared[0]}: rename or drop one"
+            )
+        return self
+
+
+class ZookeeperConfigSyncStatus(StatusModel):
+    conditions: list[Condition] = Field(default_factory=list)
+    observed_generation: int | None = None
+    synced_keys: int | None = None
+    last_sync_time: str | None = Field(None, description="When zkop last changed the znodes.")
+    errors: list[str] = Field(default_factory=list)
