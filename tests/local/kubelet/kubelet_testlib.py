@@ -20,7 +20,7 @@ NS = "ns"
 
 def needs_netns() -> None:
     if os.geteuid() != 0 or shutil.which("ip") is None or shutil.which("nsenter") is None:
-        pytest.skip("needs root, iproute2 and util-linux (network namespaces)")
+        pytest.fail("needs root, iproute2 and util-linux (network namespaces); make test installs them")
 
 
 def make_pod(name: str, containers: list[dict[str, Any]], **spec: Any) -> dict[str, Any]:

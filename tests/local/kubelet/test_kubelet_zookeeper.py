@@ -68,7 +68,7 @@ def _member(i: int) -> dict[str, object]:
 
 async def test_three_member_ensemble_forms_a_quorum(runtime: PodRuntime, sources: StaticSources) -> None:
     if not await asyncio.to_thread(os.path.exists, "/usr/share/java/zookeeper.jar"):
-        pytest.skip("Debian's zookeeper package is not installed")
+        pytest.fail("Debian's zookeeper package is not installed: run `make test`, which installs it")
     sources.add(
         {
             "kind": "ConfigMap",
