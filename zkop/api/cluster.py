@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field, field_validator
 
@@ -14,6 +14,7 @@ from zkop.api.common import (
     KubeObjectList,
     Model,
     Quantity,
+    Resource,
     StatusModel,
 )
 
@@ -173,19 +174,10 @@ class ZookeeperClusterStatus(StatusModel):
     connection_string: str | None = None
 
 
-class ZookeeperCluster(StatusModel):
-    """The whole resource, as read from the API (metadata kept as the plain dict it is)."""
+class ZookeeperCluster(Resource):
+    """The whole resource, as read from the API."""
 
     api_version: Literal["zkop.io/v1alpha1"] = "zkop.io/v1alpha1"
     kind: Literal["ZookeeperCluster"] = "ZookeeperCluster"
-    metadata: dict[str, Any] = Field(default_factory=dict)
     spec: ZookeeperClusterSpec = Field(default_factory=ZookeeperClusterSpec)  # type: ignore[arg-type]
     status: ZookeeperClusterStatus | None = None
-
-    @property
-    def name(self) -> str:
-        return str(self.metadata["name"])
-
-    @property
-    def namespace(self) -> str:
-        return str(self.metadata.get("namespace") or "default")

@@ -68,3 +68,33 @@ class Condition(StatusModel):
     message: str = ""
     observed_generation: int | None = None
     last_transition_time: str
+
+
+class ClusterRef(Model):
+    """The ZookeeperCluster an object works with; its namespace defaults to the object's own."""
+
+    name: str = Field(min_length=1, description="Name of the ZookeeperCluster.")
+    namespace: str | None = Field(
+        None, description="Namespace of the ZookeeperCluster; this object's if unset."
+    )
+
+    def namespace_from(self, own_namespace: str) -> str:
+        return self.namespace or own_namespace
+
+
+class Resource(StatusModel):
+    """A whole custom resource as read from the API; metadata stays the plain dict it is."""
+
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return str(self.metadata["name"])
+
+    @property
+    def namespace(self) -> str:
+        return str(self.metadata.get("namespace") or "default")
+
+    @property
+    def uid(self) -> str:
+        return str(self.metadata.get("uid") or "")

@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from zkop.api.common import Condition, KubeObject, Model, StatusModel
+from zkop.api.common import ClusterRef, Condition, KubeObject, Model, StatusModel
 
 KIND = "ZookeeperConfigSync"
 PLURAL = "zookeeperconfigsyncs"
@@ -28,13 +28,6 @@ DEFAULT_MAX_VALUE_BYTES = JUTE_MAXBUFFER - 4096
 
 _ZNODE_PATH = re.compile(r"^(/[^/\x00]+)+$")
 _KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
-
-
-class ClusterRef(Model):
-    """The ZookeeperCluster to write into; its namespace defaults to the sync's own."""
-
-    name: str = Field(min_length=1)
-    namespace: str | None = None
 
 
 class SourceRef(Model):

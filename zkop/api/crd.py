@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from zkop.api import configsync, export, znode
 from zkop.api.cluster import KIND, PLURAL, ZookeeperClusterSpec, ZookeeperClusterStatus
 from zkop.api.common import GROUP, VERSION
 
@@ -74,26 +75,63 @@ def _list_map(schema: dict[str, Any], key: str) -> dict[str, Any]:
     return {**schema, "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": [key]}
 
 
-def zookeepercluster_crd() -> dict[str, Any]:
-    """The ZookeeperCluster CustomResourceDefinition."""
-    spec = structural_schema(ZookeeperClusterSpec)
-    status = structural_schema(ZookeeperClusterStatus)
-    status["properties"]["conditions"] = _list_map(status["properties"]["conditions"], "type")
-    status["properties"]["members"] = _list_map(status["properties"]["members"], "id")
-    spec["default"] = {}
+# Printer columns more than one resource shows.
+READY_COLUMN = {
+    "name": "Ready",
+    "type": "string",
+    "jsonPath": '.status.conditions[?(@.type=="Ready")].status',
+}
+STATUS_COLUMN = {
+    "name": "Status",
+    "type": "string",
+    "priority": 1,
+    "jsonPath": '.status.conditions[?(@.type=="Ready")].message',
+}
+AGE_COLUMN = {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}
+CLUSTER_COLUMN = {"name": "Cluster", "type": "string", "jsonPath": ".spec.clusterRef.name"}
+
+
+def custom_resource_definition(
+    *,
+    kind: str,
+    plural: str,
+    short_names: list[str],
+    description: str,
+    spec: dict[str, Any],
+    status: dict[str, Any],
+    columns: list[dict[str, Any]],
+    spec_required: bool = True,
+) -> dict[str, Any]:
+    """A namespaced zkop.io CRD with a status subresource; every resource's conditions are a map list
+    keyed by type, as the API conventions say."""
+    if "conditions" in status.get("properties", {}):
+        status["properties"]["conditions"] = _list_map(status["properties"]["conditions"], "type")
+    schema: dict[str, Any] = {
+        "type": "object",
+        "description": description,
+        "properties": {
+            "apiVersion": {"type": "string"},
+            "kind": {"type": "string"},
+            "metadata": {"type": "object"},
+            "spec": spec,
+            "status": status,
+        },
+    }
+    if spec_required:
+        schema["required"] = ["spec"]
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
-        "metadata": {"name": f"{PLURAL}.{GROUP}"},
+        "metadata": {"name": f"{plural}.{GROUP}"},
         "spec": {
             "group": GROUP,
             "scope": "Namespaced",
             "names": {
-                "kind": KIND,
-                "listKind": f"{KIND}List",
-                "plural": PLURAL,
-                "singular": KIND.lower(),
-                "shortNames": ["zk"],
+                "kind": kind,
+                "listKind": f"{kind}List",
+                "plural": plural,
+                "singular": kind.lower(),
+                "shortNames": short_names,
                 "categories": ["zookeeper"],
             },
             "versions": [
@@ -102,45 +140,122 @@ def zookeepercluster_crd() -> dict[str, Any]:
                     "served": True,
                     "storage": True,
                     "subresources": {"status": {}},
-                    "additionalPrinterColumns": [
-                        {
-                            "name": "Ready",
-                            "type": "string",
-                            "jsonPath": '.status.conditions[?(@.type=="Ready")].status',
-                        },
-                        {"name": "Replicas", "type": "integer", "jsonPath": ".spec.replicas"},
-                        {"name": "Leader", "type": "string", "jsonPath": ".status.leader"},
-                        {
-                            "name": "Status",
-                            "type": "string",
-                            "priority": 1,
-                            "jsonPath": '.status.conditions[?(@.type=="Ready")].message',
-                        },
-                        {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
-                    ],
-                    "schema": {
-                        "openAPIV3Schema": {
-                            "type": "object",
-                            "description": "An Apache ZooKeeper ensemble run and operated by zkop.",
-                            "properties": {
-                                "apiVersion": {"type": "string"},
-                                "kind": {"type": "string"},
-                                "metadata": {"type": "object"},
-                                "spec": spec,
-                                "status": status,
-                            },
-                        }
-                    },
+                    "additionalPrinterColumns": columns,
+                    "schema": {"openAPIV3Schema": schema},
                 }
             ],
         },
     }
 
 
+def _undefaulted(schema: dict[str, Any], *path: str) -> None:
+    """Drop the generated `default: {}` of an optional object whose absence means something."""
+    node = schema
+    for name in path:
+        node = node["properties"][name]
+    node.pop("default", None)
+
+
+def zookeepercluster_crd() -> dict[str, Any]:
+    """The ZookeeperCluster CustomResourceDefinition."""
+    spec = structural_schema(ZookeeperClusterSpec)
+    spec["default"] = {}  # an empty spec is a valid 3-member ensemble
+    status = structural_schema(ZookeeperClusterStatus)
+    status["properties"]["members"] = _list_map(status["properties"]["members"], "id")
+    return custom_resource_definition(
+        kind=KIND,
+        plural=PLURAL,
+        short_names=["zk"],
+        description="An Apache ZooKeeper ensemble run and operated by zkop.",
+        spec=spec,
+        status=status,
+        columns=[
+            READY_COLUMN,
+            {"name": "Replicas", "type": "integer", "jsonPath": ".spec.replicas"},
+            {"name": "Leader", "type": "string", "jsonPath": ".status.leader"},
+            STATUS_COLUMN,
+            AGE_COLUMN,
+        ],
+        spec_required=False,
+    )
+
+
+def zookeeperznode_crd() -> dict[str, Any]:
+    """The ZookeeperZnode CustomResourceDefinition."""
+    spec = structural_schema(znode.ZookeeperZnodeSpec)
+    _undefaulted(spec, "quota")  # absent quota means "no quota"
+    status = structural_schema(znode.ZookeeperZnodeStatus)
+    _undefaulted(status, "usage")  # absent usage means "no quota"; `{}` would fail its required fields
+    return custom_resource_definition(
+        kind=znode.ZNODE_KIND,
+        plural=znode.ZNODE_PLURAL,
+        short_names=["znode"],
+        description="An application's own subtree in a ZookeeperCluster, with its own credentials and a "
+        "discovery ConfigMap.",
+        spec=spec,
+        status=status,
+        columns=[
+            READY_COLUMN,
+            CLUSTER_COLUMN,
+            {"name": "Path", "type": "string", "jsonPath": ".status.path"},
+            STATUS_COLUMN,
+            AGE_COLUMN,
+        ],
+    )
+
+
+def zookeeperserviceexport_crd() -> dict[str, Any]:
+    """The ZookeeperServiceExport CustomResourceDefinition."""
+    spec = structural_schema(export.ZookeeperServiceExportSpec)
+    # Unset and `{}` mean different things (only opted-in Services vs every Service).
+    _undefaulted(spec, "labelSelector")
+    return custom_resource_definition(
+        kind=export.EXPORT_KIND,
+        plural=export.EXPORT_PLURAL,
+        short_names=["zkexport"],
+        description="Kubernetes Services and their ready endpoints published into a ZookeeperCluster, in "
+        "the layouts Curator, Spring Cloud, Dubbo and Finagle read.",
+        spec=spec,
+        status=structural_schema(export.ZookeeperServiceExportStatus),
+        columns=[
+            READY_COLUMN,
+            CLUSTER_COLUMN,
+            {"name": "Services", "type": "integer", "jsonPath": ".status.servicesPublished"},
+            {"name": "Endpoints", "type": "integer", "jsonPath": ".status.endpointsPublished"},
+            AGE_COLUMN,
+        ],
+    )
+
+
+def zookeeperconfigsync_crd() -> dict[str, Any]:
+    """The ZookeeperConfigSync CustomResourceDefinition."""
+    spec = structural_schema(configsync.ZookeeperConfigSyncSpec)
+    # Absent cluster state means "mirror none": a server-side `default: {}` would turn it on.
+    _undefaulted(spec, "clusterState")
+    _undefaulted(spec, "clusterState", "pods")
+    return custom_resource_definition(
+        kind=configsync.KIND,
+        plural=configsync.PLURAL,
+        short_names=["zkcs"],
+        description="ConfigMap keys, opted-in Secrets and cluster state mirrored into znodes of a "
+        "ZookeeperCluster.",
+        spec=spec,
+        status=structural_schema(configsync.ZookeeperConfigSyncStatus),
+        columns=[
+            CLUSTER_COLUMN,
+            {"name": "Path", "type": "string", "jsonPath": ".spec.path"},
+            READY_COLUMN,
+            {"name": "Keys", "type": "integer", "jsonPath": ".status.syncedKeys"},
+            AGE_COLUMN,
+        ],
+    )
+
+
 def all_crds() -> list[dict[str, Any]]:
     """Every CRD zkop serves, in install order."""
-    from zkop.api.configsync_crd import zookeeperconfigsync_crd  # imports this module: import late
-    from zkop.api.export import export_crd  # imports this module: import late
-    from zkop.api.znode_crd import zookeeperznode_crd  # imports this module: import late
-
-    return [zookeepercluster_crd(), zookeeperconfigsync_crd(), export_crd(), zookeeperznode_crd()]
+    return [
+        zookeepercluster_crd(),
+        zookeeperconfigsync_crd(),
+        zookeeperserviceexport_crd(),
+        zookeeperznode_crd(),
+    ]

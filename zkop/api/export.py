@@ -3,11 +3,11 @@ which registry layouts (Curator / Spring Cloud / Dubbo 3, Dubbo interface-level,
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field, model_validator
 
-from zkop.api.common import Condition, Model, StatusModel
+from zkop.api.common import ClusterRef, Condition, Model, Resource, StatusModel
 
 EXPORT_KIND = "ZookeeperServiceExport"
 EXPORT_PLURAL = "zookeeperserviceexports"
@@ -20,13 +20,6 @@ ANNOTATION_META_PREFIX = "zkop.io/meta-"  # copied into instance metadata, prefi
 ANNOTATION_DUBBO_INTERFACE = "zkop.io/dubbo-interface"  # the Java interface a Dubbo provider serves
 
 DEFAULT_BASE_PATHS = {"curator": "/services", "dubbo": "/dubbo", "serverset": "/serversets"}
-
-
-class ClusterRef(Model):
-    """The ZookeeperCluster to publish into (same namespace as the export unless given)."""
-
-    name: str = Field(min_length=1)
-    namespace: str | None = None
 
 
 class LabelSelectorRequirement(Model):
@@ -107,94 +100,16 @@ class ZookeeperServiceExportStatus(StatusModel):
     errors: list[str] = Field(default_factory=list)
 
 
-class ZookeeperServiceExport(StatusModel):
+class ZookeeperServiceExport(Resource):
     api_version: Literal["zkop.io/v1alpha1"] = "zkop.io/v1alpha1"
     kind: Literal["ZookeeperServiceExport"] = "ZookeeperServiceExport"
-    metadata: dict[str, Any] = Field(default_factory=dict)
     spec: ZookeeperServiceExportSpec
     status: ZookeeperServiceExportStatus | None = None
 
     @property
-    def name(self) -> str:
-        return str(self.metadata["name"])
-
-    @property
-    def namespace(self) -> str:
-        return str(self.metadata.get("namespace") or "default")
-
-    @property
-    def uid(self) -> str:
-        return str(self.metadata.get("uid") or "")
-
-    @property
     def cluster_namespace(self) -> str:
-        return self.spec.cluster_ref.namespace or self.namespace
+        return self.spec.cluster_ref.namespace_from(self.namespace)
 
     @property
     def selected_namespaces(self) -> tuple[str, ...]:
         return tuple(self.spec.namespaces) or (self.namespace,)
-
-
-def export_crd() -> dict[str, Any]:
-    """The ZookeeperServiceExport CustomResourceDefinition (imported lazily by `crd.all_crds`)."""
-    from zkop.api.common import GROUP, VERSION
-    from zkop.api.crd import _list_map, structural_schema
-
-    spec = structural_schema(ZookeeperServiceExportSpec)
-    # Unset and `{}` mean different things here (only opted-in Services vs every Service), so the
-    # server must not default the selector to `{}` as it does other nested objects.
-    spec["properties"]["labelSelector"].pop("default", None)
-    status = structural_schema(ZookeeperServiceExportStatus)
-    status["properties"]["conditions"] = _list_map(status["properties"]["conditions"], "type")
-    return {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": f"{EXPORT_PLURAL}.{GROUP}"},
-        "spec": {
-            "group": GROUP,
-            "scope": "Namespaced",
-            "names": {
-                "kind": EXPORT_KIND,
-                "listKind": f"{EXPORT_KIND}List",
-                "plural": EXPORT_PLURAL,
-                "singular": EXPORT_KIND.lower(),
-                "shortNames": ["zkexport"],
-                "categories": ["zookeeper"],
-            },
-            "versions": [
-                {
-                    "name": VERSION,
-                    "served": True,
-                    "storage": True,
-                    "subresources": {"status": {}},
-                    "additionalPrinterColumns": [
-                        {
-                            "name": "Ready",
-                            "type": "string",
-                            "jsonPath": '.status.conditions[?(@.type=="Ready")].status',
-                        },
-                        {"name": "Cluster", "type": "string", "jsonPath": ".spec.clusterRef.name"},
-                        {"name": "Services", "type": "integer", "jsonPath": ".status.servicesPublished"},
-                        {"name": "Endpoints", "type": "integer", "jsonPath": ".status.endpointsPublished"},
-                        {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
-                    ],
-                    "schema": {
-                        "openAPIV3Schema": {
-                            "type": "object",
-                            "description": "Kubernetes Services and their ready endpoints published "
-                            "into a ZookeeperCluster, in the layouts Curator, Spring Cloud, Dubbo and "
-                            "Finagle read.",
-                            "properties": {
-                                "apiVersion": {"type": "string"},
-                                "kind": {"type": "string"},
-                                "metadata": {"type": "object"},
-                                "spec": spec,
-                                "status": status,
-                            },
-                            "required": ["spec"],
-                        }
-                    },
-                }
-            ],
-        },
-    }

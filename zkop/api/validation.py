@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from zkop.api.cluster import ZookeeperCluster
 
@@ -65,17 +66,47 @@ def _friendly(error: Any) -> str:
     return f"{error['msg']} (got {given!r})"
 
 
+def field_errors(exc: ValidationError, prefix: tuple[str, ...] = ()) -> list[FieldError]:
+    """pydantic's errors as field paths (`spec.replicas`) and fixes, each field once."""
+    errors = []
+    for err in exc.errors():
+        # Union branches and validators add their own names to the location (`int`, `str`,
+        # `function-after[...]`): they are not fields, so they leave the path.
+        loc = tuple(p for p in err["loc"] if p not in ("int", "str") and not str(p).startswith("function-"))
+        errors.append(FieldError(_field_path(prefix + loc), _friendly(err)))
+    return list(dict.fromkeys(errors))
+
+
+R = TypeVar("R", bound=BaseModel)
+
+
+def parse_resource(model: type[R], obj: dict[str, Any]) -> R:
+    """Parse a whole resource; raise InvalidSpec naming every bad field. A status zkop cannot read is
+    no reason to refuse the spec: it is dropped, and zkop's next status write replaces it."""
+    try:
+        return model.model_validate(obj)
+    except ValidationError as exc:
+        errors = [e for e in field_errors(exc) if e.field != "status" and not e.field.startswith("status.")]
+        if not errors:
+            return model.model_validate({**obj, "status": None})
+        raise InvalidSpec(errors) from None
+
+
+S = TypeVar("S", bound=BaseModel)
+
+
+def read_status(model: type[S], body: Mapping[str, Any]) -> S | None:
+    """The status a resource carries, or None when it has none or one zkop cannot read (written by
+    something else: zkop's next status write replaces it)."""
+    raw = body.get("status")
+    if not raw:
+        return None
+    try:
+        return model.model_validate(raw)
+    except ValueError:
+        return None
+
+
 def parse_cluster(obj: dict[str, Any]) -> ZookeeperCluster:
     """Parse a ZookeeperCluster; raise InvalidSpec naming every bad field (paths like `spec.replicas`)."""
-    try:
-        return ZookeeperCluster.model_validate(obj)
-    except ValidationError as exc:
-        errors = []
-        for err in exc.errors():
-            loc = tuple(err["loc"])
-            # Union branches add their type name to the location (`int`, `str`): drop them from the path.
-            loc = tuple(p for p in loc if p not in ("int", "str", "function-after[_config_is_safe()]"))
-            errors.append(FieldError(_field_path(loc), _friendly(err)))
-        # One field can fail once per union branch; report it once.
-        unique = list(dict.fromkeys(errors))
-        raise InvalidSpec(unique) from None
+    return parse_resource(ZookeeperCluster, obj)

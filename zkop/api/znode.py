@@ -6,10 +6,10 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, field_validator
 
-from zkop.api.common import Condition, Model, StatusModel
-from zkop.api.validation import FieldError, InvalidSpec, _field_path, _friendly
+from zkop.api.common import ClusterRef, Condition, Model, Resource, StatusModel
+from zkop.api.validation import parse_resource
 
 ZNODE_KIND = "ZookeeperZnode"
 ZNODE_PLURAL = "zookeeperznodes"
@@ -40,18 +40,6 @@ def path_problem(path: str) -> str | None:
     return None
 
 
-class ClusterRef(Model):
-    """The ZookeeperCluster the subtree lives in."""
-
-    name: str = Field(min_length=1, description="Name of the ZookeeperCluster.")
-    namespace: str | None = Field(
-        None,
-        description="Namespace of the ZookeeperCluster; this object's namespace if unset. Another "
-        "namespace is allowed only if the cluster's annotation zkop.io/allowed-namespaces lists this "
-        'namespace (comma-separated) or is "*".',
-    )
-
-
 class ZnodeQuota(Model):
     """ZooKeeper's quota on the subtree (what `setquota` writes under /zookeeper/quota)."""
 
@@ -68,7 +56,11 @@ class ZnodeQuota(Model):
 class ZookeeperZnodeSpec(Model):
     """What an application asks for: a subtree of its own in a ZookeeperCluster."""
 
-    cluster_ref: ClusterRef
+    cluster_ref: ClusterRef = Field(
+        description="The ZookeeperCluster the subtree lives in. Another namespace than this object's is "
+        "allowed only if the cluster's annotation zkop.io/allowed-namespaces lists this namespace "
+        '(comma-separated) or is "*".'
+    )
     path: str | None = Field(
         None,
         max_length=1024,
@@ -108,41 +100,17 @@ class ZookeeperZnodeStatus(StatusModel):
     config_map_name: str | None = None
 
 
-class ZookeeperZnode(StatusModel):
+class ZookeeperZnode(Resource):
     api_version: Literal["zkop.io/v1alpha1"] = "zkop.io/v1alpha1"
     kind: Literal["ZookeeperZnode"] = "ZookeeperZnode"
-    metadata: dict[str, Any] = Field(default_factory=dict)
     spec: ZookeeperZnodeSpec
     status: ZookeeperZnodeStatus | None = None
 
     @property
-    def name(self) -> str:
-        return str(self.metadata["name"])
-
-    @property
-    def namespace(self) -> str:
-        return str(self.metadata.get("namespace") or "default")
-
-    @property
-    def uid(self) -> str:
-        return str(self.metadata.get("uid") or "")
-
-    @property
     def cluster_namespace(self) -> str:
-        return self.spec.cluster_ref.namespace or self.namespace
+        return self.spec.cluster_ref.namespace_from(self.namespace)
 
 
 def parse_znode(obj: dict[str, Any]) -> ZookeeperZnode:
     """Parse a ZookeeperZnode; raise InvalidSpec naming every bad field."""
-    try:
-        return ZookeeperZnode.model_validate(obj)
-    except ValidationError as exc:
-        errors = []
-        for err in exc.errors():
-            if err["loc"] and err["loc"][0] == "status":
-                continue  # a status zkop cannot read is replaced, never a reason to refuse the spec
-            loc = tuple(p for p in err["loc"] if not str(p).startswith("function-after"))
-            errors.append(FieldError(_field_path(loc), _friendly(err)))
-        if not errors:
-            return ZookeeperZnode.model_validate({**obj, "status": None})
-        raise InvalidSpec(list(dict.fromkeys(errors))) from None
+    return parse_resource(ZookeeperZnode, obj)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from lightkube import ApiError, AsyncClient
@@ -12,6 +11,7 @@ from lightkube.types import PatchType
 
 from zkop.api.cluster import KIND, PLURAL
 from zkop.api.common import GROUP, VERSION
+from zkop.kube.clock import utc_now
 from zkop.render.names import FIELD_MANAGER
 
 ZookeeperClusterResource = create_namespaced_resource(GROUP, VERSION, KIND, PLURAL)
@@ -116,7 +116,7 @@ class Kube:
     ) -> None:
         """Record a core v1 Event about `involved` (a ZookeeperCluster), as the zkop controller."""
         meta = involved["metadata"]
-        now = dt.datetime.now(dt.UTC)
+        now = utc_now()
         event = {
             "apiVersion": "v1",
             "kind": "Event",
@@ -135,8 +135,8 @@ class Kube:
             "source": {"component": "zkop"},
             "reportingComponent": "zkop.io/operator",
             "reportingInstance": "zkop",
-            "firstTimestamp": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "lastTimestamp": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "firstTimestamp": now,
+            "lastTimestamp": now,
             "count": 1,
         }
         self.writes += 1

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
-import datetime as dt
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,11 +28,14 @@ from pydantic import ValidationError
 
 from zkop.api.common import API_VERSION, GROUP, VERSION
 from zkop.api.configsync import FINALIZER, KIND, PLURAL, ZookeeperConfigSyncSpec
+from zkop.api.validation import field_errors
 from zkop.kube.client import Kube
+from zkop.kube.clock import utc_now
 from zkop.operator.access import EnsembleUnavailable, locate, session
 from zkop.operator.handlers import BUSY_SECONDS, RESYNC_SECONDS, STATE
 from zkop.operator.leadership import LEADERSHIP
 from zkop.plan.configsync import Desired, Problem, desired_znodes
+from zkop.plan.status import Verdict, wire_conditions
 from zkop.render.names import FIELD_MANAGER, RenderOptions
 from zkop.zookeeper.sessions import Sessions
 from zkop.zookeeper.subtree import NotOwned, TransactionFailed, remove_subtree, sync_subtree
@@ -41,10 +43,6 @@ from zkop.zookeeper.subtree import NotOwned, TransactionFailed, remove_subtree, 
 log = logging.getLogger(__name__)
 
 ConfigSyncResource = create_namespaced_resource(GROUP, VERSION, KIND, PLURAL)
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # -- one pass ------------------------------------------------------------------------------------------
@@ -62,7 +60,7 @@ class SyncContext:
     kube: Kube
     sessions: Sessions
     options: RenderOptions = field(default_factory=RenderOptions)
-    clock: Callable[[], str] = _now
+    clock: Callable[[], str] = utc_now
 
 
 async def sync_pass(body: dict[str, Any], ctx: SyncContext) -> SyncOutcome:
@@ -74,7 +72,7 @@ async def sync_pass(body: dict[str, Any], ctx: SyncContext) -> SyncOutcome:
         if meta.get("deletionTimestamp"):
             await _remove_finalizer(ctx.kube, body)  # nothing zkop could have written: nothing to clean
             return SyncOutcome(True)
-        message = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        message = "; ".join(str(e) for e in field_errors(exc, prefix=("spec",)))
         await _report(ctx, body, Problem("InvalidSpec", message), None, 0)
         return SyncOutcome(True, reason="InvalidSpec")
     if meta.get("deletionTimestamp"):
@@ -222,24 +220,6 @@ async def _remove_finalizer(kube: Kube, body: dict[str, Any]) -> None:
             raise
 
 
-def _conditions(
-    previous: list[dict[str, Any]], ready: bool, reason: str, message: str, generation: int, now: str
-) -> list[dict[str, Any]]:
-    status = "True" if ready else "False"
-    before = next((c for c in previous if c.get("type") == "Ready"), None)
-    since = before["lastTransitionTime"] if before and before.get("status") == status else now
-    return [
-        {
-            "type": "Ready",
-            "status": status,
-            "reason": reason,
-            "message": message,
-            "observedGeneration": generation,
-            "lastTransitionTime": since,
-        }
-    ]
-
-
 async def _report(
     ctx: SyncContext,
     body: dict[str, Any],
@@ -266,8 +246,11 @@ async def _report(
     last_sync = now if changes or first_success else previous.get("lastSyncTime")
     status: dict[str, Any] = {
         "observedGeneration": meta.get("generation", 0),
-        "conditions": _conditions(
-            previous.get("conditions") or [], ready, reason, message[:1024], meta.get("generation", 0), now
+        "conditions": wire_conditions(
+            previous.get("conditions") or [],
+            {"Ready": Verdict("True" if ready else "False", reason, message[:1024])},
+            meta.get("generation", 0),
+            now,
         ),
         "syncedKeys": desired.keys if desired else previous.get("syncedKeys", 0),
         "errors": errors,

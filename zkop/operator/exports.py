@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import logging
 import os
 from dataclasses import dataclass, field
@@ -25,13 +24,15 @@ from typing import Any
 import kopf
 from lightkube.generic_resource import create_namespaced_resource
 from lightkube.types import PatchType
-from pydantic import ValidationError
 
 from zkop.api.common import GROUP, VERSION
 from zkop.api.export import EXPORT_KIND, EXPORT_PLURAL, ZookeeperServiceExport
+from zkop.api.validation import InvalidSpec, parse_resource
+from zkop.kube.clock import utc_now
 from zkop.operator.access import EnsembleUnavailable, locate, session
 from zkop.operator.handlers import STATE
 from zkop.operator.leadership import LEADERSHIP
+from zkop.plan.status import Verdict, wire_conditions
 from zkop.registry.desired import SERVICE_NAME_LABEL, ServiceView, desired_registry, selects
 from zkop.registry.diff import apply, diff
 from zkop.zookeeper.registry import WriteReport, forget_export, read_owned, write
@@ -97,10 +98,6 @@ class ExportWorker:
 WORKERS: dict[str, ExportWorker] = {}
 
 
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 @dataclass
 class SyncResult:
     ok: bool
@@ -118,9 +115,9 @@ async def sync(body: kopf.Body, worker: ExportWorker, *, full: bool) -> SyncResu
     assert STATE.context is not None, "startup handler did not run"
     kube = STATE.context.kube
     try:
-        export = ZookeeperServiceExport.model_validate(dict(body))
-    except ValidationError as exc:
-        return SyncResult(False, "InvalidSpec", str(exc).replace("\n", " ")[:1000])
+        export = parse_resource(ZookeeperServiceExport, dict(body))
+    except InvalidSpec as exc:
+        return SyncResult(False, "InvalidSpec", str(exc)[:1000])
     worker.export = export
     if not LEADERSHIP.acting:
         worker.owned = None  # another replica writes meanwhile: our cache would go stale
@@ -192,21 +189,13 @@ async def sync(body: kopf.Body, worker: ExportWorker, *, full: bool) -> SyncResu
 
 def _status(body: kopf.Body, result: SyncResult, synced_at: str) -> dict[str, Any]:
     previous = dict(body.get("status") or {})
-    ready = "True" if result.ok else "False"
-    old: dict[str, Any] = next((c for c in previous.get("conditions", []) if c.get("type") == "Ready"), {})
-    since = old.get("lastTransitionTime") if old.get("status") == ready else None
+    generation = body["metadata"].get("generation")
+    ready = Verdict("True" if result.ok else "False", result.reason, result.message)
     status: dict[str, Any] = {
-        "observedGeneration": body["metadata"].get("generation"),
-        "conditions": [
-            {
-                "type": "Ready",
-                "status": ready,
-                "reason": result.reason,
-                "message": result.message,
-                "observedGeneration": body["metadata"].get("generation"),
-                "lastTransitionTime": since or synced_at,
-            }
-        ],
+        "observedGeneration": generation,
+        "conditions": wire_conditions(
+            previous.get("conditions") or [], {"Ready": ready}, generation, synced_at
+        ),
         "errors": result.errors[:20],
         "lastSyncTime": synced_at if result.ok else previous.get("lastSyncTime"),
     }
@@ -224,7 +213,7 @@ async def _report(body: kopf.Body, result: SyncResult, force: bool) -> None:
     assert STATE.context is not None
     if result.reason == "NotLeader":
         return
-    status = _status(body, result, _now())
+    status = _status(body, result, utc_now())
     previous = dict(body.get("status") or {})
     unchanged = {k: v for k, v in status.items() if k != "lastSyncTime"} == {
         k: v for k, v in previous.items() if k != "lastSyncTime"
@@ -289,7 +278,7 @@ async def on_export_delete(body: kopf.Body, retry: int, **_: Any) -> None:
     if not LEADERSHIP.acting:
         raise kopf.TemporaryError("another zkop replica holds the lease", delay=5)
     uid = body["metadata"]["uid"]
-    export = ZookeeperServiceExport.model_validate(dict(body))
+    export = parse_resource(ZookeeperServiceExport, dict(body))
     kube = STATE.context.kube
     async with STATE.lock(uid):
         WORKERS.pop(uid, None)

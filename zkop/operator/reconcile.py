@@ -7,7 +7,6 @@ is completed by the next one. A pass that finds nothing to change makes no write
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -16,8 +15,9 @@ from typing import Any
 from lightkube import ApiError
 
 from zkop.api.cluster import ZookeeperCluster, ZookeeperClusterStatus
-from zkop.api.validation import InvalidSpec, parse_cluster
+from zkop.api.validation import InvalidSpec, parse_cluster, read_status
 from zkop.kube.client import Kube
+from zkop.kube.clock import utc_now
 from zkop.kube.compare import covers
 from zkop.plan.ensemble import Action, Reconfig, RestartMember, plan_ensemble
 from zkop.plan.immutable import immutable_changes
@@ -35,10 +35,6 @@ log = logging.getLogger(__name__)
 
 EnsembleObserver = Callable[[Mapping[int, str | None]], Awaitable[EnsembleState]]
 Reconfigurer = Callable[..., Awaitable[Membership]]
-
-
-def utc_now() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass
@@ -62,16 +58,6 @@ class Outcome:
     invalid: str | None = None
     ready: bool = False
     progressing: bool = False
-
-
-def _previous_status(body: Mapping[str, Any]) -> ZookeeperClusterStatus | None:
-    raw = body.get("status")
-    if not raw:
-        return None
-    try:
-        return ZookeeperClusterStatus.model_validate(raw)
-    except ValueError:
-        return None  # written by something else; zkop's next write replaces it
 
 
 def _rendered_membership(config_map: Mapping[str, Any] | None) -> Membership | None:
@@ -251,7 +237,7 @@ async def _act(
 
 async def reconcile(body: Mapping[str, Any], ctx: Context) -> Outcome:
     """Bring the objects of one ZookeeperCluster in line with its spec, and report its status."""
-    previous = _previous_status(body)
+    previous = read_status(ZookeeperClusterStatus, body)
     try:
         cluster = parse_cluster(dict(body))
     except InvalidSpec as exc:

@@ -28,7 +28,7 @@ from lightkube.resources.core_v1 import Secret
 from lightkube.types import PatchType
 
 from zkop.api.common import GROUP, VERSION
-from zkop.api.validation import InvalidSpec
+from zkop.api.validation import InvalidSpec, read_status
 from zkop.api.znode import (
     ZNODE_KIND,
     ZNODE_PLURAL,
@@ -80,16 +80,6 @@ class ZnodeOutcome:
     ready: bool
     reason: str
     status_written: bool = False
-
-
-def _previous_status(body: Mapping[str, Any]) -> ZookeeperZnodeStatus | None:
-    raw = body.get("status")
-    if not raw:
-        return None
-    try:
-        return ZookeeperZnodeStatus.model_validate(raw)
-    except ValueError:
-        return None
 
 
 async def _write_status(
@@ -236,7 +226,7 @@ async def _discovery(kube: Kube, znode: ZookeeperZnode, hosts: str, path: str) -
 
 async def reconcile_znode(body: Mapping[str, Any], ctx: Context, sessions: Sessions) -> ZnodeOutcome:
     """Bring one ZookeeperZnode's subtree, Secret and ConfigMap in line with its spec; report status."""
-    previous = _previous_status(body)
+    previous = read_status(ZookeeperZnodeStatus, body)
     try:
         znode = parse_znode(dict(body))
         path = subtree_path(znode)

@@ -7,6 +7,7 @@ and every condition carries the generation it was computed for.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from zkop.api.cluster import MemberStatus, ZookeeperClusterStatus
 from zkop.api.common import Condition
@@ -43,6 +44,19 @@ def conditions(
     previous: list[Condition], verdicts: dict[str, Verdict], generation: int | None, now: str
 ) -> list[Condition]:
     return [_merge_condition(previous, t, v, generation, now) for t, v in verdicts.items()]
+
+
+def wire_conditions(
+    previous: list[dict[str, Any]], verdicts: dict[str, Verdict], generation: int | None, now: str
+) -> list[dict[str, Any]]:
+    """`conditions` for callers that keep status as plain dicts, as the API carries it."""
+    before = []
+    for raw in previous:
+        try:
+            before.append(Condition.model_validate(raw))
+        except ValueError:
+            continue  # a condition zkop cannot read is replaced
+    return [c.to_wire() for c in conditions(before, verdicts, generation, now)]
 
 
 def invalid_spec_verdicts(message: str) -> dict[str, Verdict]:

@@ -26,6 +26,8 @@ import re
 from collections.abc import Mapping
 from typing import Any, Final
 
+from zkop_local.apiserver.merge.jsonvalues import json_equal
+
 __all__ = ["reason_for", "validate_default_prune"]
 
 _META_FIELDS: Final = ("apiVersion", "kind", "metadata")
@@ -286,7 +288,7 @@ def _validate(
         _validate_object(value, schema, path, errors, root=root)
 
     enum = schema.get("enum")
-    if isinstance(enum, list) and enum and not any(_json_equal(value, allowed) for allowed in enum):
+    if isinstance(enum, list) and enum and not any(json_equal(value, allowed) for allowed in enum):
         supported = ", ".join(
             json.dumps(a if isinstance(a, str) else json.dumps(a, separators=(",", ":")), ensure_ascii=False)
             for a in enum
@@ -414,7 +416,7 @@ def _validate_array(
         errors.append((path, f"Too many: {len(value)}: must have at most {max_items} {unit}"))
     if schema.get("uniqueItems") is True:
         for index, item in enumerate(value):
-            if any(_json_equal(item, other) for other in value[:index]):
+            if any(json_equal(item, other) for other in value[:index]):
                 _invalid(errors, path, "", f"{path} in body shouldn't contain duplicates")
                 break
     items = schema.get("items")
@@ -457,17 +459,3 @@ def _validate_metadata(value: Any, schema: Any, path: str, errors: list[tuple[st
     for key in ("name", "generateName"):
         if key in value and isinstance(props.get(key), Mapping):
             _validate(value[key], props[key], _child_path(path, key), errors)
-
-
-def _json_equal(left: Any, right: Any) -> bool:
-    if isinstance(left, bool) or isinstance(right, bool):
-        return type(left) is type(right) and left == right
-    if isinstance(left, (int, float)) and isinstance(right, (int, float)):
-        return left == right
-    if type(left) is not type(right):
-        return False
-    if isinstance(left, dict):
-        return left.keys() == right.keys() and all(_json_equal(left[k], right[k]) for k in left)
-    if isinstance(left, list):
-        return len(left) == len(right) and all(_json_equal(a, b) for a, b in zip(left, right, strict=True))
-    return bool(left == right)

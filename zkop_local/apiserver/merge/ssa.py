@@ -25,6 +25,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+from zkop_local.apiserver.merge.jsonvalues import drop_nulls, json_equal
+
 from .schema_info import GVK, TypeNode, has_status_subresource, root_node
 
 __all__ = [
@@ -174,7 +176,7 @@ def apply(
     with_status = has_status_subresource(gvk, schema) if status_subresource is None else status_subresource
     scope = _Scope(subresource, with_status)
 
-    config = _drop_nulls(copy.deepcopy(applied))
+    config = drop_nulls(copy.deepcopy(applied))
     config = scope.restrict_config(config)
     live_obj: dict[str, Any] = copy.deepcopy(live) if live is not None else {}
     old_entries = _Entries.parse(live_obj)
@@ -224,7 +226,7 @@ def apply(
 
     entries.subtract(key, _STRIPPED)
     result = merged
-    unchanged = _json_equal(live_val, merged) and entries.equal_sets(old_entries)
+    unchanged = json_equal(live_val, merged) and entries.equal_sets(old_entries)
     if unchanged and live is not None and previous is not None:
         # A no-op apply changes nothing, not even the manager's timestamp.
         return copy.deepcopy(live)
@@ -703,7 +705,7 @@ def _compare(lhs: Any, rhs: Any, node: TypeNode, path: FieldPath, cmp: _Comparis
             _mark(cmp.added, path)
         elif rhs is MISSING:
             _mark(cmp.removed, path)
-        elif not _json_equal(lhs, rhs):
+        elif not json_equal(lhs, rhs):
             _mark(cmp.modified, path)
         return
 
@@ -738,7 +740,7 @@ def _compare(lhs: Any, rhs: Any, node: TypeNode, path: FieldPath, cmp: _Comparis
                     scope,
                 )
             elif len(lvals) >= 2 and len(rvals) >= 2:
-                if not _json_equal(lvals, rvals):
+                if not json_equal(lvals, rvals):
                     cmp.modified.add(child_path)
             elif len(lvals) >= 2:
                 if rvals:
@@ -891,25 +893,3 @@ def _remove(value: Any, trie: _Trie, node: TypeNode, path: FieldPath, owned: fro
 
 
 # ============================================================================================ JSON helpers
-
-
-def _drop_nulls(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _drop_nulls(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [_drop_nulls(v) for v in value]
-    return value
-
-
-def _json_equal(left: Any, right: Any) -> bool:
-    if isinstance(left, bool) or isinstance(right, bool):
-        return type(left) is type(right) and left == right
-    if isinstance(left, (int, float)) and isinstance(right, (int, float)):
-        return left == right
-    if type(left) is not type(right):
-        return False
-    if isinstance(left, dict):
-        return left.keys() == right.keys() and all(_json_equal(left[k], right[k]) for k in left)
-    if isinstance(left, list):
-        return len(left) == len(right) and all(_json_equal(a, b) for a, b in zip(left, right, strict=True))
-    return bool(left == right)

@@ -21,6 +21,8 @@ import copy
 from collections.abc import Callable
 from typing import Any, Final
 
+from zkop_local.apiserver.merge.jsonvalues import drop_nulls, json_equal
+
 from .schema_info import GVK, TypeNode, root_node
 
 __all__ = ["StrategicMergeError", "strategic_merge"]
@@ -168,16 +170,7 @@ def _from_patch(value: Any, node: TypeNode) -> Any:
     if isinstance(value, list):
         if "merge" in node.patch_strategies:
             return _merge_list([], value, node)
-        return [_strip(item) for item in value]
-    return value
-
-
-def _strip(value: Any) -> Any:
-    """An item of a replaced (non-merging) list: nested maps lose their nulls."""
-    if isinstance(value, dict):
-        return {k: _strip(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [_strip(v) for v in value]
+        return [drop_nulls(item) for item in value]
     return value
 
 
@@ -187,7 +180,7 @@ def _strip(value: Any) -> Any:
 def _merge_list_field(original: list[Any], patch: list[Any], node: TypeNode) -> list[Any]:
     if "merge" in node.patch_strategies:
         return _merge_list(original, patch, node)
-    return [_strip(item) for item in patch]
+    return [drop_nulls(item) for item in patch]
 
 
 def _element_kind(*lists: list[Any]) -> str | None:
@@ -416,24 +409,10 @@ class _Key:
         self.value = value
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Key) and _json_equal(self.value, other.value)
+        return isinstance(other, _Key) and json_equal(self.value, other.value)
 
     def __hash__(self) -> int:
         return 0
-
-
-def _json_equal(left: Any, right: Any) -> bool:
-    if isinstance(left, bool) or isinstance(right, bool):
-        return type(left) is type(right) and left == right
-    if isinstance(left, (int, float)) and isinstance(right, (int, float)):
-        return left == right
-    if type(left) is not type(right):
-        return False
-    if isinstance(left, dict):
-        return left.keys() == right.keys() and all(_json_equal(left[k], right[k]) for k in left)
-    if isinstance(left, list):
-        return len(left) == len(right) and all(_json_equal(a, b) for a, b in zip(left, right, strict=True))
-    return bool(left == right)
 
 
 def _index(keys: list[Any], key: Any) -> int:
