@@ -87,7 +87,8 @@ leftovers = cast(Callable[[Path], list[str]], importlib.import_module("tests.e2e
 
 
 def _body(replicas: int) -> dict[str, Any]:
-    """The e2e harness's cluster (tests/e2e/day2.py): 96Mi heap, serial GC, C1 only; claims deleted."""
+    """The e2e harness's cluster (tests/e2e/day2.py): 96Mi heap, serial GC, C1 only; claims deleted.
+    Plain text for both strategies, so the comparison is about the procedure (TLS has its own bench)."""
     return {
         "apiVersion": "zkop.io/v1alpha1",
         "kind": "ZookeeperCluster",
@@ -97,6 +98,7 @@ def _body(replicas: int) -> dict[str, Any]:
             "image": IMAGE,
             "storage": {"size": "1Gi", "reclaimPolicy": "Delete"},
             "jvm": {"heap": "96Mi", "extraFlags": ["-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"]},
+            "tls": {"enabled": False},
         },
     }
 
@@ -353,7 +355,7 @@ def naive_objects(state: NaiveState) -> list[dict[str, Any]]:
     body["spec"]["image"] = state.image
     cluster = ZookeeperCluster.model_validate(body)
     names = ClusterNames.of(cluster, RenderOptions())
-    rendered = render(cluster, membership=initial_membership(names, state.replicas))
+    rendered = render(cluster, membership=initial_membership(cluster, names, state.replicas))
     for obj in rendered.objects:
         if obj["kind"] == "ConfigMap" and obj["metadata"]["name"] == names.config_map:
             data = obj["data"]

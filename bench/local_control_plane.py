@@ -47,7 +47,8 @@ READY_TIMEOUT = 150.0
 POLL = 0.2
 
 # The e2e tests' cluster (tests/e2e/test_local_ensemble.py), with the JVM LocalEnsemble's zkServer.sh shim
-# runs (heap, stack, GC, C1 only), so the two start-ups differ in the control plane, not in the JVM.
+# runs (heap, stack, GC, C1 only), so the two start-ups differ in the control plane, not in the JVM;
+# plain text on both sides (LocalEnsemble's default), so they do not differ in TLS either.
 CLUSTER_BODY: dict[str, Any] = {
     "apiVersion": "zkop.io/v1alpha1",
     "kind": "ZookeeperCluster",
@@ -56,6 +57,7 @@ CLUSTER_BODY: dict[str, Any] = {
         "replicas": 3,
         "storage": {"size": "1Gi", "reclaimPolicy": "Delete"},
         "jvm": {"heap": "96Mi", "extraFlags": ["-Xss512k", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"]},
+        "tls": {"enabled": False},
     },
 }
 

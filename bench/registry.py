@@ -5,7 +5,9 @@ Runs the pure core (`zkop.registry`) and the writer (`zkop.zookeeper.registry`) 
 LocalEnsemble, without the API server, kubelet and kopf: 10,000 endpoints as pods would take the local
 control plane many minutes to run, and the part measured here (listing -> desired -> diff -> write)
 is the same code the operator runs. The operator adds its debounce (0.5 s by default) and one
-Kubernetes LIST per namespace to every change, which this benchmark does not include.
+Kubernetes LIST per namespace to every change, which this benchmark does not include:
+`bench/registry_operator.py` measures that path, the same listing through the operator on the local
+control plane, against this benchmark's figures (`figures()`, measured once per run).
 
 Measured:
 - cold publish of 10,000 endpoints (100 Services x 100 endpoints) into an empty registry;
@@ -17,6 +19,7 @@ The naive sync rewrites every node on every change (set, or create when missing)
 
 from __future__ import annotations
 
+import functools
 import logging
 import statistics
 import tempfile
@@ -53,7 +56,7 @@ def _export(uid: str, base: str) -> ZookeeperServiceExport:
     )
 
 
-def _listing(generation: int = 0, changed: int = 0) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def listing(generation: int = 0, changed: int = 0) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """100 Services with 100 ready endpoints each; `changed` endpoints moved to new addresses."""
     services, slices = [], []
     for s in range(SERVICES):
@@ -103,7 +106,7 @@ def _naive_sync(client: KazooClient, desired: Mapping[str, bytes], previous: set
     return writes + len(creates) + len(deletes)
 
 
-def _percentile(values: list[float], q: float) -> float:
+def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
@@ -113,7 +116,7 @@ def measure(client: KazooClient) -> dict[str, float]:
     # zkop: cold publish, then endpoint changes through desired -> diff (against its cache) -> write.
     export = _export("bench-zkop", "/bench-zkop")
     started = time.perf_counter()
-    desired = desired_registry(export, *_listing()).nodes
+    desired = desired_registry(export, *listing()).nodes
     owned = read_owned(client, export.uid)
     changes = diff(desired, owned)
     report = write(client, export.uid, changes)
@@ -124,14 +127,14 @@ def measure(client: KazooClient) -> dict[str, float]:
     latencies, writes = [], 0
     for generation in range(1, ZKOP_CHANGES + 1):
         started = time.perf_counter()
-        desired = desired_registry(export, *_listing(generation % 50, changed=1)).nodes
+        desired = desired_registry(export, *listing(generation % 50, changed=1)).nodes
         changes = diff(desired, owned)
         report = write(client, export.uid, changes)
         latencies.append(time.perf_counter() - started)
         owned = apply(owned, changes)
         writes += report.operations
     results["zkop_p50_ms"] = 1000 * statistics.median(latencies)
-    results["zkop_p99_ms"] = 1000 * _percentile(latencies, 0.99)
+    results["zkop_p99_ms"] = 1000 * percentile(latencies, 0.99)
     results["zkop_writes_per_change"] = writes / ZKOP_CHANGES
     started = time.perf_counter()
     assert diff(desired, read_owned(client, export.uid)).empty
@@ -140,27 +143,30 @@ def measure(client: KazooClient) -> dict[str, float]:
     # naive: the same listings, every node rewritten on every change.
     naive = _export("bench-naive", "/bench-naive")
     started = time.perf_counter()
-    desired = desired_registry(naive, *_listing()).nodes
+    desired = desired_registry(naive, *listing()).nodes
     _naive_sync(client, desired, set())
     results["naive_cold_s"] = time.perf_counter() - started
     present = set(desired)
     latencies, writes = [], 0
     for generation in range(1, NAIVE_CHANGES + 1):
         started = time.perf_counter()
-        desired = desired_registry(naive, *_listing(generation % 50, changed=1)).nodes
+        desired = desired_registry(naive, *listing(generation % 50, changed=1)).nodes
         writes += _naive_sync(client, desired, present)
         latencies.append(time.perf_counter() - started)
         present = set(desired)
     results["naive_p50_ms"] = 1000 * statistics.median(latencies)
-    results["naive_p99_ms"] = 1000 * _percentile(latencies, 0.99)
+    results["naive_p99_ms"] = 1000 * percentile(latencies, 0.99)
     results["naive_writes_per_change"] = writes / NAIVE_CHANGES
     return results
 
 
-def run() -> list[str]:
+@functools.cache
+def figures() -> dict[str, float] | None:
+    """`measure` on a fresh LocalEnsemble, once per process (None without ZooKeeper): `run` reports it,
+    `bench.registry_operator` takes its baseline from it, so `make bench` measures it once."""
     logging.getLogger("kazoo.client").setLevel(logging.CRITICAL)  # "connection refused" while forming
     if not zookeeper_available():
-        return ["registry: skipped (Debian's zookeeper is not installed: make setup)"]
+        return None
     with tempfile.TemporaryDirectory() as tmp:
         ensemble = LocalEnsemble(Path(tmp) / "ensemble")
         ensemble.start_all()
@@ -172,11 +178,17 @@ def run() -> list[str]:
         )
         try:
             client.start(timeout=90)
-            r = measure(client)
+            return measure(client)
         finally:
             client.stop()
             client.close()
             ensemble.stop_all()
+
+
+def run() -> list[str]:
+    r = figures()
+    if r is None:
+        return ["registry: skipped (Debian's zookeeper is not installed: make setup)"]
     n = SERVICES * PER_SERVICE
     return [
         f"registry sync ({n} endpoints in {SERVICES} Services, curator layout, 3-member LocalEnsemble; "

@@ -39,6 +39,60 @@ def crds() -> None:
     click.echo(_dump_all(all_crds()), nl=False)
 
 
+@main.command()
+@click.option("-n", "--namespace", default="zkop-system", show_default=True, help="The operator's namespace.")
+@click.option(
+    "-w",
+    "--watch-namespace",
+    "watch_namespaces",
+    multiple=True,
+    help="Watch this namespace (repeatable). [default: the operator's namespace]",
+)
+@click.option("--cluster-wide", is_flag=True, help="Watch every namespace (a ClusterRole instead of Roles).")
+@click.option("--image", default=None, help="The operator's image. [default: ghcr.io/zkop/zkop:<version>]")
+@click.option("--replicas", default=1, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--node-access/--no-node-access",
+    default=True,
+    show_default=True,
+    help="Let ZookeeperConfigSyncs mirror Nodes (list/watch Nodes cluster-wide).",
+)
+@click.option("--cluster-domain", default="cluster.local", show_default=True)
+@click.option("--crds/--no-crds", default=True, show_default=True, help="Include the CRDs.")
+@click.option("--create-namespace/--no-create-namespace", default=True, show_default=True)
+def deploy(
+    namespace: str,
+    watch_namespaces: tuple[str, ...],
+    cluster_wide: bool,
+    image: str | None,
+    replicas: int,
+    node_access: bool,
+    cluster_domain: str,
+    crds: bool,
+    create_namespace: bool,
+) -> None:
+    """Print the operator's installation as YAML: CRDs, ServiceAccount, least-privilege RBAC, Deployment.
+
+    Namespaced by default (a Role in each watched namespace); pipe it to `kubectl apply -f -`."""
+    from zkop.render import rbac
+
+    try:
+        options = rbac.DeployOptions(
+            namespace=namespace,
+            watch_namespaces=watch_namespaces,
+            cluster_wide=cluster_wide,
+            image=image or rbac.DEFAULT_IMAGE,
+            replicas=replicas,
+            node_access=node_access,
+            cluster_domain=cluster_domain,
+            crds=crds,
+            create_namespace=create_namespace,
+        )
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+    click.echo(rbac.to_yaml(rbac.deploy(options)), nl=False)
+
+
 @main.command("render")
 @click.option("-f", "--filename", type=click.File("r"), required=True, help="A ZookeeperCluster (YAML).")
 @click.option("--cluster-domain", default="cluster.local", show_default=True)

@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from zkop.api.configsync import DEFAULT_MAX_VALUE_BYTES, JUTE_MAXBUFFER, ZookeeperConfigSyncSpec
 from zkop.api.crd import all_crds
+from zkop.api.validation import field_errors
 
 
 def parse(**fields: Any) -> ZookeeperConfigSyncSpec:
@@ -45,3 +46,23 @@ def test_the_crd_is_served_and_absent_cluster_state_gets_no_default() -> None:
     assert "default" not in spec["properties"]["clusterState"]
     assert "default" not in spec["properties"]["clusterState"]["properties"]["pods"]
     assert spec["required"] == ["clusterRef", "path"]
+
+
+def test_nothing_is_world_readable_unless_asked_and_readers_name_znodes() -> None:
+    spec = parse(readers=[{"znode": "orders"}, {"znode": "billing"}])
+    assert spec.world_readable is False
+    assert [r.znode for r in spec.readers] == ["orders", "billing"]
+    with pytest.raises(ValidationError, match="more than once: orders"):
+        parse(readers=[{"znode": "orders"}, {"znode": "orders"}])
+    with pytest.raises(ValidationError):
+        parse(readers=[{"name": "orders"}])
+
+
+def test_world_readable_secrets_are_refused_naming_the_field_and_the_fix() -> None:
+    assert parse(worldReadable=True, configMaps=[{"name": "app"}]).world_readable is True
+    with pytest.raises(ValidationError) as caught:
+        parse(worldReadable=True, secrets=[{"name": "creds"}])
+    (error,) = field_errors(caught.value, prefix=("spec",))
+    assert error.field == "spec.worldReadable"
+    assert "creds" in error.message and "worldReadable: false" in error.message
+    assert "spec.readers" in error.message

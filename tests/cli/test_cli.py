@@ -33,6 +33,7 @@ def test_render_prints_every_object_for_the_example() -> None:
         "StatefulSet",
         "PodDisruptionBudget",
         "ConfigMap",  # the discovery ConfigMap applications read
+        "NetworkPolicy",
     ]
     secret = next(yaml.safe_load_all(result.output))
     assert "data" not in secret  # no credential is ever printed

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -9,7 +11,10 @@ from typing import Any
 
 import pytest
 from lightkube import ApiError
+from lightkube.generic_resource import create_namespaced_resource
+from lightkube.resources.core_v1 import Event, Secret
 
+from tests.support.leaks import find_leaks, log_files, secret_needles
 from zkop.kube.client import ZookeeperClusterResource
 from zkop_local.cluster import LocalCluster
 from zkop_local.kubelet.runtime import markers
@@ -36,11 +41,39 @@ async def local_cluster(tmp_path: Path) -> AsyncIterator[LocalCluster]:
     state_dir = tmp_path / "local"
     cluster = LocalCluster(state_dir, operator_env={"ZKOP_RESYNC_SECONDS": "2"}, backoff_base=1.0)
     await cluster.start()
+    leaks: list[str] = []
     try:
         yield cluster
+        leaks = await secret_leaks(cluster)
     finally:
         await cluster.stop()
         assert leftovers(state_dir) == []
+    assert leaks == [], f"secrets found in logs, status or events: {leaks}"
+
+
+async def secret_leaks(cluster: LocalCluster) -> list[str]:
+    """Every generated or mirrored secret value, looked for in the operator's and every pod's log, in
+    every Event and in the status of every zkop resource (run after each e2e test)."""
+    client = cluster.client
+    assert client is not None
+    secrets = [
+        {k: base64.b64decode(v).decode(errors="replace") for k, v in (s.data or {}).items()}
+        async for s in client.list(Secret, namespace="*")
+    ]
+    needles = secret_needles(secrets)
+    texts = log_files(cluster.state_dir)
+    texts["events"] = json.dumps([e.to_dict() async for e in client.list(Event, namespace="*")])
+    for kind, plural in (
+        ("ZookeeperCluster", "zookeeperclusters"),
+        ("ZookeeperZnode", "zookeeperznodes"),
+        ("ZookeeperServiceExport", "zookeeperserviceexports"),
+        ("ZookeeperConfigSync", "zookeeperconfigsyncs"),
+    ):
+        resource = create_namespaced_resource("zkop.io", "v1alpha1", kind, plural)
+        texts[f"{kind} status"] = json.dumps(
+            [(o.to_dict().get("status") or {}) async for o in client.list(resource, namespace="*")]
+        )
+    return find_leaks(needles, texts)
 
 
 async def cluster_status(

@@ -16,6 +16,7 @@ from lightkube.resources.core_v1 import Pod
 from lightkube.types import PatchType
 
 from tests.e2e.conftest import cluster_status
+from tests.support.tls import MountedSecret, dial, port, secret_data
 from tests.support.waiting import eventually
 from tests.support.writer import (
     ContinuousWriter,
@@ -52,6 +53,7 @@ class Scenario:
     addresses: dict[int, str] = field(default_factory=dict)
     writer: ContinuousWriter | None = None
     monitor: QuorumMonitor | None = None
+    tls: MountedSecret | None = None
     _refresher: asyncio.Task[None] | None = None
 
     @property
@@ -72,6 +74,8 @@ class Scenario:
             if member and pod.status and pod.status.podIP and not pod.metadata.deletionTimestamp:
                 fresh[member] = pod.status.podIP
         self.addresses = fresh
+        if self.tls is not None:  # like a Secret volume: the client certificate follows its Secret
+            await self.tls.follow(self.client, self.name)
 
     async def _refresh_loop(self) -> None:
         while True:
@@ -80,7 +84,7 @@ class Scenario:
             await asyncio.sleep(0.3)
 
     def hosts(self) -> list[str]:
-        return [f"{ip}:2181" for ip in self.addresses.values()]
+        return [f"{ip}:{port(self.tls)}" for ip in self.addresses.values()]
 
     def member_addresses(self) -> dict[int, str | None]:
         return dict(self.addresses)
@@ -117,7 +121,7 @@ class Scenario:
 
     async def elections_during(self, operation: Any) -> int:
         """Leader elections while `operation` runs, from the zxid epoch (the writer keeps writing)."""
-        counter = ElectionCounter()
+        counter = ElectionCounter(dial=dial(self.tls))
         await asyncio.to_thread(counter.begin, self.member_addresses)
         await operation
         await asyncio.to_thread(counter.end, self.member_addresses)
@@ -138,10 +142,12 @@ async def scenario(plane: LocalCluster, name: str, replicas: int, **spec: Any) -
     try:
         await s.wait_settled(replicas)
         await s.refresh()
-        s.writer = ContinuousWriter(s.hosts, root=f"/writer-{name}", interval=0.05)
+        if spec.get("tls", {}).get("enabled", True):
+            s.tls = MountedSecret(await secret_data(s.client, f"{name}-client-tls"))
+        s.writer = ContinuousWriter(s.hosts, root=f"/writer-{name}", interval=0.05, tls=s.tls)
         await asyncio.to_thread(s.writer.start)
         await asyncio.to_thread(s.writer.wait_for_acks, 20, 30.0)
-        s.monitor = QuorumMonitor(s.member_addresses, interval=0.2)
+        s.monitor = QuorumMonitor(s.member_addresses, interval=0.2, dial=dial(s.tls))
         s.monitor.start()
         yield s
     finally:

@@ -21,10 +21,12 @@ from lightkube.types import PatchType
 
 from tests.e2e.conftest import ready_status
 from tests.e2e.day2 import cluster_body
+from tests.support.tls import client_tls, kazoo_args
 from tests.support.waiting import eventually
 from zkop.kube.client import ZookeeperClusterResource
 from zkop.operator.exports import ExportResource
 from zkop.registry.ledger import LEDGER_ROOT
+from zkop.zookeeper.connection import ClientTls
 from zkop_local.cluster import LocalCluster
 
 pytestmark = [pytest.mark.netns, pytest.mark.zookeeper]
@@ -89,8 +91,8 @@ EXPORT = {
 
 
 @contextmanager
-def zookeeper(hosts: str) -> Iterator[KazooClient]:
-    client = KazooClient(hosts=hosts, timeout=10)
+def zookeeper(hosts: str, tls: ClientTls | None = None) -> Iterator[KazooClient]:
+    client = KazooClient(hosts=hosts, timeout=10, **kazoo_args(tls))
     client.start(timeout=30)
     try:
         yield client
@@ -128,7 +130,8 @@ async def test_services_are_published_follow_readiness_survive_an_operator_kill_
     for manifest in web_objects():
         await api.create(from_dict(manifest))
     status = await eventually(lambda: ready_status(local_cluster), timeout=150, what="ensemble Ready")
-    hosts = ",".join(f"{m['address']}:2181" for m in status["members"] if m.get("address"))
+    hosts = ",".join(f"{m['address']}:2281" for m in status["members"] if m.get("address"))
+    tls = await client_tls(api, "zk")
 
     async def ready_addresses() -> set[str]:
         slices = api.list(EndpointSlice, namespace=NS, labels={"kubernetes.io/service-name": "web"})
@@ -139,7 +142,7 @@ async def test_services_are_published_follow_readiness_survive_an_operator_kill_
             if e.conditions and e.conditions.ready
         }
 
-    with zookeeper(hosts) as zk:
+    with zookeeper(hosts, tls) as zk:
         # Foreign registrations in the very paths zkop writes to, and next to them.
         foreign = json.dumps({"name": "web", "id": "foreign", "address": "10.9.9.9", "port": 1}).encode()
         zk.create("/services/web/foreign", foreign, makepath=True)

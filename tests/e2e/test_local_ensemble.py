@@ -17,8 +17,10 @@ from lightkube.resources.core_v1 import ConfigMap, PersistentVolumeClaim, Pod, S
 from lightkube.resources.discovery_v1 import EndpointSlice
 
 from tests.e2e.conftest import ready_status
+from tests.support.tls import client_tls, kazoo_args
 from tests.support.waiting import eventually
 from zkop.kube.client import ZookeeperClusterResource
+from zkop.zookeeper.connection import ClientTls
 from zkop_local.cluster import LocalCluster
 
 pytestmark = [pytest.mark.netns, pytest.mark.zookeeper]
@@ -44,15 +46,16 @@ async def client_service_addresses(cluster: LocalCluster, name: str = "zk") -> l
         EndpointSlice, namespace="default", labels={"kubernetes.io/service-name": f"{name}-client"}
     )
     return [
-        f"{endpoint.addresses[0]}:2181"
+        f"{endpoint.addresses[0]}:{port.port}"
         async for piece in slices
+        for port in (piece.ports or [])[:1]
         for endpoint in piece.endpoints or []
         if endpoint.conditions and endpoint.conditions.ready
     ]
 
 
-def write_and_read(hosts: str, path: str, value: bytes | None) -> bytes:
-    client = KazooClient(hosts=hosts, timeout=10)
+def write_and_read(hosts: str, path: str, value: bytes | None, tls: ClientTls | None = None) -> bytes:
+    client = KazooClient(hosts=hosts, timeout=10, **kazoo_args(tls))
     client.start(timeout=20)
     try:
         if value is not None:
@@ -96,7 +99,13 @@ async def test_an_ensemble_becomes_ready_and_survives_deleting_any_pod(local_clu
     hosts = ",".join(
         await eventually(lambda: client_service_addresses(local_cluster), what="client endpoints")
     )
-    assert await asyncio.to_thread(write_and_read, hosts, "/e2e/survivor", b"kept") == b"kept"
+    # TLS by default: the client Service offers only the TLS port, and the client certificate zkop
+    # issued (what an application mounts) is what lets a client in.
+    assert all(h.endswith(":2281") for h in hosts.split(","))
+    tls = await client_tls(client, "zk")
+    assert await asyncio.to_thread(write_and_read, hosts, "/e2e/survivor", b"kept", tls) == b"kept"
+    status = await ready_status(local_cluster)
+    assert status is not None and status["tls"]["mode"] == "mtls" and status["tls"]["certificateNotAfter"]
 
     for victim in ("zk-0", "zk-1", "zk-2"):
         before = await client.get(Pod, victim, namespace="default")
@@ -122,7 +131,7 @@ async def test_an_ensemble_becomes_ready_and_survives_deleting_any_pod(local_clu
         )
         assert sorted(m["role"] for m in status["members"]) == ["follower", "follower", "leader"]
         hosts = ",".join(addresses)
-        assert await asyncio.to_thread(write_and_read, hosts, "/e2e/survivor", None) == b"kept"
+        assert await asyncio.to_thread(write_and_read, hosts, "/e2e/survivor", None, tls) == b"kept"
 
 
 @pytest.mark.parametrize("reclaim", ["Retain", "Delete"])

@@ -1,10 +1,12 @@
 """ZookeeperZnode end to end: an application gets its subtree, credentials and discovery ConfigMap on a
-real 3-member ensemble, uses them, and the deletion policy decides what happens to its data."""
+real 3-member ensemble, uses them, the discovery ConfigMaps follow the ensemble when it is scaled to 5
+members and back to 3, and the deletion policy decides what happens to its data."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -13,13 +15,16 @@ from kazoo.exceptions import NoAuthError
 from lightkube import ApiError
 from lightkube.generic_resource import create_namespaced_resource
 from lightkube.resources.core_v1 import ConfigMap, Pod, Secret
+from lightkube.types import PatchType
 
 from tests.e2e.conftest import ready_status
 from tests.e2e.day2 import cluster_body
+from tests.support.tls import client_tls
 from tests.support.waiting import eventually
 from zkop.api.common import GROUP, VERSION
 from zkop.api.znode import ZNODE_KIND, ZNODE_PLURAL
 from zkop.kube.client import ZookeeperClusterResource
+from zkop.zookeeper.connection import ClientTls
 from zkop_local.cluster import LocalCluster
 
 pytestmark = [pytest.mark.netns, pytest.mark.zookeeper]
@@ -57,23 +62,36 @@ async def gone(plane: LocalCluster, res: Any, name: str) -> bool:
     return await get_or_none(plane, res, name) is None
 
 
-async def pod_hosts(plane: LocalCluster) -> str:
+@dataclass(frozen=True)
+class Endpoint:
+    """Where a client connects (pod IPs standing in for the ConfigMap's names) and with which client
+    certificate: the one zkop issued into `zk-client-tls`, as an application would mount it."""
+
+    hosts: str
+    tls: ClientTls
+
+    def __add__(self, chroot: str) -> Endpoint:
+        return Endpoint(self.hosts + chroot, self.tls)
+
+
+async def pod_hosts(plane: LocalCluster) -> Endpoint:
     assert plane.client is not None
     pods = plane.client.list(Pod, namespace="default", labels={"app.kubernetes.io/instance": "zk"})
-    return ",".join([f"{p.status.podIP}:2181" async for p in pods if p.status and p.status.podIP])
+    hosts = ",".join([f"{p.status.podIP}:2281" async for p in pods if p.status and p.status.podIP])
+    return Endpoint(hosts, await client_tls(plane.client, "zk"))
 
 
 def decoded(secret: Any) -> dict[str, str]:
     return {k: base64.b64decode(v).decode() for k, v in (secret.data or {}).items()}
 
 
-def session(hosts: str, auth: list[tuple[str, str]] | None) -> KazooClient:
-    client = KazooClient(hosts=hosts, auth_data=auth, timeout=10)
+def session(endpoint: Endpoint, auth: list[tuple[str, str]] | None) -> KazooClient:
+    client = KazooClient(hosts=endpoint.hosts, auth_data=auth, timeout=10, **endpoint.tls.kazoo_args())
     client.start(timeout=20)
     return client
 
 
-def use_subtree(hosts: str, chroot: str, auth: str) -> list[str]:
+def use_subtree(hosts: Endpoint, chroot: str, auth: str) -> list[str]:
     """What an application does with its ConfigMap and Secret: connect with the chroot, log in, write."""
     scheme, credential = auth.split(":", 1)
     app = session(hosts + chroot, [(scheme, credential)])
@@ -86,7 +104,7 @@ def use_subtree(hosts: str, chroot: str, auth: str) -> list[str]:
         app.close()
 
 
-def refused_without_credentials(hosts: str, path: str) -> bool:
+def refused_without_credentials(hosts: Endpoint, path: str) -> bool:
     anonymous = session(hosts, None)
     try:
         anonymous.get(path)
@@ -98,13 +116,33 @@ def refused_without_credentials(hosts: str, path: str) -> bool:
     return False
 
 
-def exists_as_superuser(hosts: str, password: str, path: str) -> bool:
+def exists_as_superuser(hosts: Endpoint, password: str, path: str) -> bool:
     admin = session(hosts, [("digest", f"super:{password}")])
     try:
         return admin.exists(path) is not None
     finally:
         admin.stop()
         admin.close()
+
+
+async def discovery_lists(
+    plane: LocalCluster, replicas: int, apps: dict[str, str]
+) -> dict[str, list[str]] | None:
+    """The hosts of the cluster's discovery ConfigMap and of each app's (name -> chroot), once every one
+    of them lists exactly the members 1..`replicas` (by stable DNS name) and they all agree."""
+    found: dict[str, list[str]] = {}
+    for name, chroot in {"zk-zookeeper": "", **{f"{a}-zookeeper": c for a, c in apps.items()}}.items():
+        config_map = await get_or_none(plane, ConfigMap, name)
+        data = (config_map.data or {}) if config_map is not None else {}
+        hosts = data.get("ZOOKEEPER_HOSTS", "")
+        if data.get("ZOOKEEPER") != hosts + chroot:
+            return None
+        found[name] = hosts.split(",")
+    pods = [f"zk-{ordinal}" for ordinal in range(replicas)]  # members 1..replicas, by stable DNS name
+    for hosts in found.values():
+        if [h.split(".", 1)[0] for h in hosts] != pods or not all(h.endswith(":2281") for h in hosts):
+            return None
+    return found if len({",".join(h) for h in found.values()}) == 1 else None
 
 
 async def test_an_app_gets_a_subtree_uses_it_and_the_deletion_policy_decides_its_data(
@@ -164,6 +202,29 @@ async def test_an_app_gets_a_subtree_uses_it_and_the_deletion_policy_decides_its
         ]
     ]
     assert after == before
+
+    # Membership changes: both kinds of discovery ConfigMap follow the ensemble to 5 members and back.
+    # (Here rather than in a test of its own: it reuses this ensemble and these two apps.)
+    apps = {"orders": orders["path"], "audit": audit["path"]}
+    assert await discovery_lists(local_cluster, 3, apps)
+    for replicas in (5, 3):
+        await client.patch(
+            ZookeeperClusterResource,
+            "zk",
+            {"spec": {"replicas": replicas}},
+            namespace="default",
+            patch_type=PatchType.MERGE,
+        )
+        await eventually(
+            lambda n=replicas: discovery_lists(local_cluster, n, apps),
+            timeout=300,
+            what=f"the discovery ConfigMaps listing {replicas} members",
+        )
+    cluster = await eventually(lambda: ready_status(local_cluster), timeout=120, what="Ready at 3 again")
+    assert (await client.get(ConfigMap, "orders-zookeeper", namespace="default")).data[
+        "ZOOKEEPER_HOSTS"
+    ] == cluster["connectionString"]
+    hosts = await pod_hosts(local_cluster)
 
     async def usage_seen() -> dict[str, Any] | None:
         status = await ready_znode(local_cluster, "orders")

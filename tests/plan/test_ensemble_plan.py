@@ -81,7 +81,9 @@ def test_scale_up_first_creates_the_pod_then_waits_for_it_to_sync() -> None:
 def test_a_synced_non_voting_follower_is_voted_in_with_a_compare_and_swap() -> None:
     observed = world([1, 2, 3], [1, 2, 3, 4], non_voting=(4,))
     plan = plan_ensemble(spec(5), observed, NAMES, HASH)
-    assert plan.action == Reconfig(0x100000000, (1, 2, 3), joining=(Member(4, NAMES.member_host(4)),))
+    assert plan.action == Reconfig(
+        0x100000000, (1, 2, 3), joining=(Member(4, NAMES.member_host(4), client_address=None),)
+    )
     assert plan.reason == "ScalingUp"
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from kazoo.protocol.serialization import Create
+from kazoo.security import make_acl, make_digest_acl
 
-from zkop.plan.znodes import ZnodeChange, apply_changes, batches, diff_znodes, with_parents
+from zkop.plan.znodes import ZnodeChange, acl_size, apply_changes, batches, diff_znodes, with_parents
 
 names = st.sampled_from(["a", "b", "c", "k8s", "nodes", "x.y"])
 paths = st.lists(names, min_size=1, max_size=4).map("/".join)
@@ -68,3 +70,20 @@ def test_batches_keep_order_and_stay_within_the_budget(sizes: list[int], budget:
     assert [c for g in groups for c in g] == changes
     for group in groups:
         assert len(group) == 1 or sum(c.size for c in group) <= budget
+
+
+def test_the_acl_a_create_carries_is_counted_as_it_goes_on_the_wire() -> None:
+    acl = [
+        make_digest_acl("super", "pw", all=True),
+        make_digest_acl("default.orders", "secret", read=True),
+        make_acl("world", "anyone", read=True),
+    ]
+    on_the_wire = len(Create("/a/b", b"v", acl, 0).serialize()) - len(Create("/a/b", b"v", [], 0).serialize())
+    assert acl_size(acl) - acl_size([]) == on_the_wire
+    creates = [ZnodeChange("create", f"n{i}", b"x" * 100) for i in range(10)]
+    sets = [ZnodeChange("set", f"n{i}", b"x" * 100) for i in range(10)]
+    budget = 10 * creates[0].size
+    assert len(batches(creates, budget)) == 1
+    # With the ACL counted, the same creates need more transactions; sets carry no ACL.
+    assert len(batches(creates, budget, create_overhead=acl_size(acl))) == 2
+    assert len(batches(sets, budget, create_overhead=acl_size(acl))) == 1

@@ -35,13 +35,16 @@ def test_the_cluster_discovery_config_map_lists_every_member_without_a_chroot() 
     cluster = parse_cluster(CASES["minimal"])
     names = ClusterNames.of(cluster, RenderOptions())
     membership = Membership((Member(1, "a"), Member(2, "b"), Member(4, "c")), 0x100000000)
-    config_map = cluster_discovery(names, membership)
-    hosts = ",".join(f"zk-{i}.zk-headless.default.svc.cluster.local:2181" for i in (0, 1, 3))
+    config_map = cluster_discovery(cluster, names, membership)
+    hosts = ",".join(f"zk-{i}.zk-headless.default.svc.cluster.local:2281" for i in (0, 1, 3))
     assert config_map["metadata"]["name"] == "zk-zookeeper"
     assert config_map["data"] == {
         "ZOOKEEPER": hosts,
         "ZOOKEEPER_HOSTS": hosts,
-        "ZOOKEEPER_CLIENT_PORT": "2181",
+        "ZOOKEEPER_CLIENT_PORT": "2281",
+        "ZOOKEEPER_TLS": "true",
+        "ZOOKEEPER_CLIENT_AUTH": "mtls",
+        "ZOOKEEPER_TLS_SECRET": "zk-client-tls",
     }
     kubernetes_validate.validate(config_map, KUBERNETES_VERSION, strict=True)
 
@@ -53,12 +56,13 @@ def test_render_includes_the_discovery_config_map_owned_by_the_cluster() -> None
     ]
     assert len(found) == 1
     assert found[0]["metadata"]["ownerReferences"][0]["kind"] == "ZookeeperCluster"
-    assert found[0]["data"]["ZOOKEEPER"] == "solo-0.solo-headless.dev.svc.cluster.local:2181"
+    assert found[0]["data"]["ZOOKEEPER"] == "solo-0.solo-headless.dev.svc.cluster.local:2281"
 
 
 def test_the_subtree_discovery_config_map_appends_the_chroot_and_names_the_secret() -> None:
     hosts = "zk-0.zk-headless.kafka.svc.cluster.local:2181,zk-1.zk-headless.kafka.svc.cluster.local:2181"
-    config_map = app_discovery(znode(), hosts, "/apps/shop/orders-3f2a9c1e")
+    client = {"ZOOKEEPER_CLIENT_PORT": "2181", "ZOOKEEPER_TLS": "false"}
+    config_map = app_discovery(znode(), hosts, "/apps/shop/orders-3f2a9c1e", client)
     assert config_map["metadata"]["name"] == "orders-zookeeper"
     assert config_map["metadata"]["namespace"] == "shop"
     assert config_map["data"] == {
@@ -66,6 +70,7 @@ def test_the_subtree_discovery_config_map_appends_the_chroot_and_names_the_secre
         "ZOOKEEPER_HOSTS": hosts,
         "ZOOKEEPER_CHROOT": "/apps/shop/orders-3f2a9c1e",
         "ZOOKEEPER_CLIENT_PORT": "2181",
+        "ZOOKEEPER_TLS": "false",
         "ZOOKEEPER_SECRET": "orders-zookeeper",
     }
     assert config_map["metadata"]["ownerReferences"][0]["uid"] == UID

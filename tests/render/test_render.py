@@ -77,7 +77,7 @@ def test_peer_service_publishes_members_before_they_are_ready() -> None:
     objects = rendered_objects(CASES["minimal"])
     headless = next(o for o in objects if o["kind"] == "Service" and o["spec"].get("clusterIP") == "None")
     assert headless["spec"]["publishNotReadyAddresses"] is True
-    assert {p["port"] for p in headless["spec"]["ports"]} == {2181, 2888, 3888, 8080}
+    assert {p["port"] for p in headless["spec"]["ports"]} == {2281, 2888, 3888, 8080}
 
 
 def test_every_object_is_owned_by_the_cluster() -> None:

@@ -9,6 +9,7 @@ mount namespace with the cluster DNS names bind-mounted over /etc/hosts), and th
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
 import random
 import shutil
@@ -18,11 +19,14 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from zkop.api.validation import parse_cluster
+from zkop.plan.tls import TlsPlan, plan_tls
 from zkop.render import Rendered, render
 from zkop.render.identity import new_password
 from zkop.render.names import ClusterNames, RenderOptions
+from zkop.zookeeper.connection import ClientTls, Connection
 from zkop.zookeeper.membership import Membership
 from zkop.zookeeper.reconfig import SuperuserCredential
 
@@ -67,15 +71,22 @@ class LocalEnsemble:
     replicas: int = 3
     password: str = field(default_factory=new_password)
     processes: dict[int, subprocess.Popen[bytes]] = field(default_factory=dict)
+    # TLS as zkop renders it by default (mtls, quorum TLS, HTTPS admin); off unless asked, so that
+    # tests of other things can use plain clients.
+    tls: bool = False
+    spec: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        spec: dict[str, Any] = {"replicas": self.replicas, **self.spec}
+        if not self.tls:
+            spec |= {"tls": {"enabled": False}}
         self.cluster = parse_cluster(
-            {
-                "metadata": {"name": self.name, "namespace": self.namespace},
-                "spec": {"replicas": self.replicas},
-            }
+            {"metadata": {"name": self.name, "namespace": self.namespace}, "spec": spec}
         )
         self.names = ClusterNames.of(self.cluster, RenderOptions())
+        self.tls_plan: TlsPlan | None = None
+        self.secrets: dict[str, dict[str, str]] = {}
+        self.annotations: dict[str, dict[str, str]] = {}
         # A random 127.a.b.0/24 per ensemble, so ensembles in one run never share an address.
         self.prefix = f"127.{random.randint(20, 250)}.{random.randint(1, 250)}"
         self.bin = self.root / "bin"
@@ -92,6 +103,8 @@ class LocalEnsemble:
         hosts += [f"{self.address(i)} {self.names.member_host(i)}" for i in range(1, 10)]
         (self.root / "hosts").write_text("\n".join(hosts) + "\n")
         self.rendered: Rendered = self.render()
+        if self.cluster.spec.tls.enabled:
+            self.issue()
 
     @property
     def credential(self) -> SuperuserCredential:
@@ -103,8 +116,51 @@ class LocalEnsemble:
     def addresses(self, ids: list[int] | None = None) -> dict[int, str]:
         return {i: self.address(i) for i in (ids or list(range(1, self.replicas + 1)))}
 
+    def issue(self, *, settled: bool = False) -> TlsPlan:
+        """Plan the CA and certificates as zkop does, and keep what its Secrets would hold in
+        `self.secrets` (name -> data). Members reach each other over loopback from 127.0.0.1 here, so
+        the member certificate also names that address. Restart members to make them use it."""
+        names = self.names
+        plan = plan_tls(
+            self.cluster,
+            names,
+            ca=self.secrets.get(names.ca_secret),
+            member=self.secrets.get(names.tls_secret),
+            client=self.secrets.get(names.client_tls_secret),
+            member_annotations=self.annotations.get(names.tls_secret),
+            ca_annotations=self.annotations.get(names.ca_secret),
+            now=dt.datetime.now(dt.UTC),
+            is_settled=settled,
+            extra_ip_addresses=("127.0.0.1",),
+        )
+        assert plan.error is None, plan.error
+        for write in plan.writes:
+            self.secrets[write.name] = write.data
+            self.annotations[write.name] = write.annotations
+        self.tls_plan = plan
+        self.render()
+        return plan
+
+    @staticmethod
+    def _pair(data: dict[str, str]) -> ClientTls:
+        return ClientTls(data["tls.crt"], data["tls.key"], data["ca.crt"])
+
+    @property
+    def client_tls(self) -> ClientTls:
+        """A client certificate from the ensemble's CA (what zkop's `<cluster>-client-tls` holds)."""
+        return self._pair(self.secrets[self.names.client_tls_secret])
+
+    @property
+    def connection(self) -> Connection:
+        """How zkop reaches these members: superuser digest, and with TLS the members' key pair."""
+        member = self.secrets.get(self.names.tls_secret)
+        return Connection(self.credential, self._pair(member) if member else None)
+
     def render(self, membership: Membership | None = None) -> Rendered:
-        self.rendered = render(self.cluster, membership=membership, superuser_password=self.password)
+        fingerprint = self.tls_plan.fingerprint if self.tls_plan else None
+        self.rendered = render(
+            self.cluster, membership=membership, superuser_password=self.password, tls_fingerprint=fingerprint
+        )
         return self.rendered
 
     def config_files(self) -> dict[str, str]:
@@ -130,6 +186,17 @@ class LocalEnsemble:
             (templates / key).write_text(text)
             (templates / key).chmod(0o444)  # the ConfigMap volume's defaultMode
         (base / "data").mkdir(exist_ok=True)
+        runtime = base / "runtime"  # the pod's memory-backed /tmp
+        shutil.rmtree(runtime, ignore_errors=True)
+        runtime.mkdir()
+        tls_dir = base / "tls"  # the mounted member Secret
+        shutil.rmtree(tls_dir, ignore_errors=True)
+        member_secret = self.secrets.get(self.names.tls_secret)
+        if member_secret:
+            tls_dir.mkdir()
+            for key, text in member_secret.items():
+                (tls_dir / key).write_text(text)
+                (tls_dir / key).chmod(0o440)
         # The member runs as the image's user (uid/gid 1000, fsGroup 1000), not as root.
         for path in [base, *base.rglob("*")]:
             os.chown(path, MEMBER_UID, MEMBER_UID)
@@ -142,6 +209,8 @@ class LocalEnsemble:
             "ZKOP_TEMPLATES": str(templates),
             "ZKOP_DATA": str(base / "data"),
             "ZKOP_SUPER_DIGEST": self.digest(),
+            "ZKOP_RUNTIME": str(runtime),
+            **({"ZKOP_TLS_DIR": str(tls_dir)} if tls_dir.exists() else {}),
             "ZK_SERVER_HEAP": "96",
             MARKER: str(self.root),
         }

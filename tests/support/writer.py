@@ -37,7 +37,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal, Protocol
 
 from kazoo.client import KazooClient
 from kazoo.exceptions import (
@@ -51,8 +51,8 @@ from kazoo.exceptions import (
 )
 from kazoo.retry import KazooRetry
 
-from zkop.zookeeper.membership import CLIENT_PORT
-from zkop.zookeeper.observe import EnsembleState, observe_ensemble
+from zkop.zookeeper.membership import CLIENT_PORT, SECURE_CLIENT_PORT
+from zkop.zookeeper.observe import PLAIN, Dial, EnsembleState, observe_ensemble
 
 Outcome = Literal["acknowledged", "acknowledged-late", "failed", "uncertain"]
 HostSource = Callable[[], Sequence[str]] | Sequence[str]
@@ -75,15 +75,23 @@ def _host_list(hosts: HostSource) -> list[str]:
     return list(hosts() if callable(hosts) else hosts)
 
 
-def _connect_string(hosts: Iterable[str]) -> str:
-    return ",".join(h if ":" in h else f"{h}:{CLIENT_PORT}" for h in hosts)
+def _connect_string(hosts: Iterable[str], port: int = CLIENT_PORT) -> str:
+    return ",".join(h if ":" in h else f"{h}:{port}" for h in hosts)
 
 
-def _fast_client(hosts: Sequence[str], session_timeout: float) -> KazooClient:
+class TlsSource(Protocol):
+    """A client certificate: ClientTls, or files that follow a Secret (tests/support/tls.py)."""
+
+    def kazoo_args(self) -> dict[str, Any]: ...
+
+
+def _fast_client(hosts: Sequence[str], session_timeout: float, tls: TlsSource | None = None) -> KazooClient:
     """A kazoo client tuned for fast failover: retry connecting forever, quickly, and never retry commands
-    behind the caller's back (the caller must see every ConnectionLoss to classify it)."""
+    behind the caller's back (the caller must see every ConnectionLoss to classify it). With `tls` it
+    connects to the TLS port with that client certificate."""
     return KazooClient(
-        hosts=_connect_string(hosts),
+        hosts=_connect_string(hosts, SECURE_CLIENT_PORT if tls else CLIENT_PORT),
+        **(tls.kazoo_args() if tls else {}),
         timeout=session_timeout,
         connection_retry=KazooRetry(max_tries=-1, delay=0.05, backoff=1.5, max_jitter=0.3, max_delay=0.5),
         command_retry=None,
@@ -169,8 +177,10 @@ class ContinuousWriter:
         connect_timeout: float = 30.0,
         refresh_every: float = 1.0,
         stall_threshold: float = 0.25,
+        tls: TlsSource | None = None,
     ) -> None:
         self.hosts = hosts
+        self.tls = tls
         self.root = root.rstrip("/") or "/"
         self.interval = interval
         self.session_timeout = session_timeout
@@ -205,7 +215,7 @@ class ContinuousWriter:
         initial = _host_list(self.hosts)
         if not initial:
             raise ValueError("hosts() returned no hosts")
-        client = _fast_client(initial, self.session_timeout)
+        client = _fast_client(initial, self.session_timeout, self.tls)
         try:
             client.start(timeout=self.connect_timeout)
             retry = KazooRetry(max_tries=20, delay=0.1, max_delay=1.0, deadline=self.connect_timeout)
@@ -481,7 +491,7 @@ def verify_no_loss(writer: ContinuousWriter, hosts: HostSource, timeout: float =
         raise RuntimeError("stop the writer before verifying")
     acks = writer.acks
     uncertain = set(writer.uncertain)
-    client = _fast_client(_host_list(hosts), writer.session_timeout)
+    client = _fast_client(_host_list(hosts), writer.session_timeout, writer.tls)
     retry = KazooRetry(max_tries=-1, delay=0.1, max_delay=1.0, deadline=timeout)
     try:
         client.start(timeout=timeout)
@@ -540,16 +550,18 @@ def _addresses(addresses: AddressSource) -> Mapping[int, str | None]:
     return addresses() if callable(addresses) else addresses
 
 
-def observe_now(addresses: AddressSource, timeout: float = 1.0) -> EnsembleState:
+def observe_now(addresses: AddressSource, timeout: float = 1.0, dial: Dial = PLAIN) -> EnsembleState:
     """One synchronous observation (a private event loop: callable from any thread)."""
-    return asyncio.run(observe_ensemble(_addresses(addresses), timeout=timeout))
+    return asyncio.run(observe_ensemble(_addresses(addresses), timeout=timeout, dial=dial))
 
 
 def epoch_of(zxid: int) -> int:
     return zxid >> 32
 
 
-def current_epoch(addresses: AddressSource, timeout: float = 30.0, observe_timeout: float = 1.0) -> int:
+def current_epoch(
+    addresses: AddressSource, timeout: float = 30.0, observe_timeout: float = 1.0, dial: Dial = PLAIN
+) -> int:
     """The highest zxid epoch any serving member reports, once a leader serves and some zxid is non-zero.
 
     Bounded by `timeout` (AssertionError). See the module docstring: only meaningful after a write in the
@@ -558,7 +570,7 @@ def current_epoch(addresses: AddressSource, timeout: float = 30.0, observe_timeo
     deadline = time.monotonic() + timeout
     last: EnsembleState | None = None
     while True:
-        last = observe_now(addresses, observe_timeout)
+        last = observe_now(addresses, observe_timeout, dial)
         zxids = [m.zxid for m in last.members if m.serving and m.zxid]
         if last.leaders and zxids:
             return max(epoch_of(z) for z in zxids)
@@ -574,18 +586,19 @@ class ElectionCounter:
 
     timeout: float = 30.0
     observe_timeout: float = 1.0
+    dial: Dial = PLAIN
     begin_epoch: int | None = None
     end_epoch: int | None = None
 
     def begin(self, addresses: AddressSource) -> int:
-        self.begin_epoch = current_epoch(addresses, self.timeout, self.observe_timeout)
+        self.begin_epoch = current_epoch(addresses, self.timeout, self.observe_timeout, self.dial)
         self.end_epoch = None
         return self.begin_epoch
 
     def end(self, addresses: AddressSource) -> int:
         if self.begin_epoch is None:
             raise RuntimeError("end() before begin()")
-        self.end_epoch = current_epoch(addresses, self.timeout, self.observe_timeout)
+        self.end_epoch = current_epoch(addresses, self.timeout, self.observe_timeout, self.dial)
         return self.end_epoch
 
     @property
@@ -619,7 +632,14 @@ class LeaderlessGap:
 class QuorumMonitor:
     """Polls every `interval` whether a member leads; records the leaderless gaps and the leader sequence."""
 
-    def __init__(self, addresses: AddressSource, interval: float = 0.2, observe_timeout: float = 1.0) -> None:
+    def __init__(
+        self,
+        addresses: AddressSource,
+        interval: float = 0.2,
+        observe_timeout: float = 1.0,
+        dial: Dial = PLAIN,
+    ) -> None:
+        self.dial = dial
         self.addresses = addresses
         self.interval = interval
         self.observe_timeout = observe_timeout
@@ -660,7 +680,7 @@ class QuorumMonitor:
             while not self._stop.is_set():
                 began = time.monotonic()
                 try:
-                    state = observe_now(self.addresses, self.observe_timeout)
+                    state = observe_now(self.addresses, self.observe_timeout, self.dial)
                     leaders = tuple(m.id for m in state.leaders)
                 except Exception as exc:  # e.g. the address source failed: no evidence of a leader
                     self._errors.append(f"{type(exc).__name__}: {exc}")

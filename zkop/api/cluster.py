@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from zkop.api.common import (
     Condition,
@@ -17,6 +17,7 @@ from zkop.api.common import (
     Resource,
     StatusModel,
 )
+from zkop.api.network_policy import NetworkPolicySpec
 
 KIND = "ZookeeperCluster"
 PLURAL = "zookeeperclusters"
@@ -44,10 +45,34 @@ MANAGED_CONFIG_KEYS = frozenset(
         "admin.serverAddress",
         "admin.serverPort",
         "metricsProvider.className",
+        "sslQuorum",
+        "serverCnxnFactory",
+        "portUnification",
+        "client.portUnification",
+        "sslQuorumReloadCertFiles",
+        "admin.forceHttps",
+        "admin.portUnification",
+        "enforce.auth.enabled",
+        "enforce.auth.schemes",
+        "sessionRequireClientSASLAuth",
     }
 )
-# Families of managed keys: membership lines and quorum-system weights.
-MANAGED_CONFIG_PREFIXES = ("server.", "group.", "weight.")
+# Families of managed keys: membership lines, quorum-system weights, TLS stores and auth providers.
+MANAGED_CONFIG_PREFIXES = ("server.", "group.", "weight.", "ssl.", "authProvider.")
+
+# Go-style durations as cert-manager and Kubernetes write them: 2160h, 90m, 1h30m, 45s.
+DURATION_PATTERN = r"^([0-9]+h)?([0-9]+m)?([0-9]+s)?$"
+Duration = Annotated[str, Field(pattern=DURATION_PATTERN, min_length=2)]
+
+
+def duration_seconds(value: str) -> int:
+    """Seconds of a Duration (already validated by the pattern)."""
+    match = re.fullmatch(DURATION_PATTERN, value)
+    if match is None or not value:
+        raise ValueError(f"{value!r} is not a duration like 2160h or 30m")
+    hours, minutes, seconds = (int(g[:-1]) if g else 0 for g in match.groups())
+    return hours * 3600 + minutes * 60 + seconds
+
 
 _CONFIG_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9._-]*$")
 # A value ends up on one line of zoo.cfg: anything that could start a second line (or hide one) is refused.
@@ -112,6 +137,67 @@ class PodOverrides(Model):
     )
 
 
+class TlsSpec(Model):
+    """TLS for client connections and for the quorum. On by default."""
+
+    enabled: bool = Field(
+        True,
+        description="Encrypt and authenticate client and quorum traffic. Turning it off is meant for "
+        "tests and migrations only.",
+    )
+    secret_name: str | None = Field(
+        None,
+        description="Use this Secret (keys tls.crt, tls.key, ca.crt, as cert-manager writes them) as the "
+        "members' certificate instead of a zkop-managed CA. Its certificate must cover every member's DNS "
+        "name (*.<cluster>-headless.<namespace>.svc.<domain>) and allow client and server authentication; "
+        "whoever maintains it renews it, and zkop rolls the members when its content changes.",
+    )
+    certificate_duration: Duration = Field(
+        "2160h", description="Lifetime of member and client certificates zkop issues (default 90 days)."
+    )
+    renew_before: Duration = Field(
+        "720h",
+        description="Renew a certificate zkop issued when less than this is left (default 30 days). "
+        "Renewal is a leader-last rolling restart.",
+    )
+    ca_duration: Duration = Field("87600h", description="Lifetime of the CA zkop creates (default 10 years).")
+    ca_renew_before: Duration = Field(
+        "8760h",
+        description="Rotate the CA when less than this is left (default 1 year): trust both, switch, "
+        "then drop the old one, a rolling restart each.",
+    )
+    plaintext_client_port: bool = Field(
+        False,
+        description="Keep the plain-text client port 2181 open next to TLS on 2281, for migrating clients. "
+        "Plain-text clients are not authenticated by certificate.",
+    )
+
+    @model_validator(mode="after")
+    def _renewal_fits(self) -> TlsSpec:
+        for before, lifetime, field in (
+            (self.renew_before, self.certificate_duration, "renewBefore"),
+            (self.ca_renew_before, self.ca_duration, "caRenewBefore"),
+        ):
+            if duration_seconds(before) >= duration_seconds(lifetime):
+                raise ValueError(
+                    f"{field} ({before}) must be shorter than the lifetime it applies to ({lifetime}), "
+                    "or certificates would be renewed forever"
+                )
+        return self
+
+
+class AuthenticationSpec(Model):
+    """How clients prove who they are."""
+
+    clients: Literal["mtls", "none"] | None = Field(
+        None,
+        description="mtls (the default with TLS): every client presents a certificate from the cluster's "
+        "CA (ZooKeeper's x509 provider, identity = the certificate's subject); none (the default without "
+        "TLS): any client may connect and authenticates by digest if at all. ACLs apply either way; zkop's "
+        "own superuser identity is a digest kept in a Secret.",
+    )
+
+
 class ZookeeperClusterSpec(Model):
     """What the user asks for: an ensemble of `replicas` voting members."""
 
@@ -131,6 +217,29 @@ class ZookeeperClusterSpec(Model):
         "clientPort, reconfigEnabled, ...) are refused.",
     )
     pod: PodOverrides = Field(default_factory=PodOverrides)  # type: ignore[arg-type]
+    tls: TlsSpec = Field(default_factory=TlsSpec)  # type: ignore[arg-type]
+    authentication: AuthenticationSpec = Field(default_factory=AuthenticationSpec)  # type: ignore[arg-type]
+    network_policy: NetworkPolicySpec = Field(default_factory=NetworkPolicySpec)  # type: ignore[arg-type]
+    root_acl: Literal["protected", "open"] = Field(
+        "protected",
+        description="protected: anyone may read the root, only zkop may create or delete at the top "
+        "level (applications get their own subtrees through ZookeeperZnode); open: ZooKeeper's default, "
+        "anyone may do anything at the root (for applications that create top-level nodes themselves).",
+    )
+
+    @property
+    def client_auth(self) -> Literal["mtls", "none"]:
+        """How clients authenticate, with the default filled in."""
+        return self.authentication.clients or ("mtls" if self.tls.enabled else "none")
+
+    @model_validator(mode="after")
+    def _mtls_needs_tls(self) -> ZookeeperClusterSpec:
+        if self.authentication.clients == "mtls" and not self.tls.enabled:
+            raise ValueError(
+                "authentication.clients 'mtls' needs tls.enabled: true; remove authentication.clients "
+                "(or set it to none) to run without TLS"
+            )
+        return self
 
     @field_validator("config")
     @classmethod
@@ -161,6 +270,17 @@ class MemberStatus(StatusModel):
     synced: bool = False
 
 
+class TlsStatus(StatusModel):
+    """The TLS the members run with."""
+
+    mode: Literal["mtls", "tls", "disabled"]
+    issuer: str | None = None  # "zkop CA" or "secret <name>"
+    certificate_not_after: str | None = None
+    ca_not_after: str | None = None
+    plaintext_client_port: bool = False
+    rotation: str | None = None  # the CA rotation step under way, if any
+
+
 class ZookeeperClusterStatus(StatusModel):
     """What zkop observed; written only through the status subresource."""
 
@@ -172,6 +292,8 @@ class ZookeeperClusterStatus(StatusModel):
     leader: str | None = None
     config_version: str | None = None
     connection_string: str | None = None
+    tls: TlsStatus | None = None
+    root_acl: str | None = None  # the root ACL zkop last applied: protected or open
 
 
 class ZookeeperCluster(Resource):

@@ -3,6 +3,10 @@
 Layout under `spec.path`: `<path>/<source-name>/<key>` holds the value's bytes, `<path>/k8s/nodes/<node>`
 and `<path>/k8s/pods/<namespace>/<pod>` hold cluster state as JSON, and `<path>/.zkop-owner` marks the
 subtree as this sync's (its uid), so nothing zkop did not write is ever reaped.
+
+Every znode the sync creates (values, interior nodes, cluster state, the marker) carries the same ACL:
+zkop's admin identity with all permissions, READ for each identity `spec.readers` grants, and world READ
+only with `spec.worldReadable` (refused while Secrets are mirrored). Nothing is world-readable by default.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from zkop.api.common import ClusterRef, Condition, KubeObject, Model, StatusModel
 
@@ -43,6 +47,17 @@ class SourceRef(Model):
             if not _KEY.match(key) or key in (".", ".."):
                 raise ValueError(f"key {key!r} is not a ConfigMap key (letters, digits, '-', '_', '.')")
         return keys
+
+
+class ReaderRef(Model):
+    """A ZookeeperZnode of this namespace whose identity (its credentials Secret) may read the znodes."""
+
+    znode: str = Field(
+        min_length=1,
+        max_length=253,
+        pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
+        description="Name of a ZookeeperZnode in this namespace.",
+    )
 
 
 class PodSelection(Model):
@@ -83,6 +98,16 @@ class ZookeeperConfigSyncSpec(Model):
         "Raise it only together with the ensemble's jute.maxbuffer.",
     )
     cluster_state: ClusterStateSpec | None = None
+    readers: list[ReaderRef] = Field(
+        default_factory=list,
+        description="Applications (ZookeeperZnodes of this namespace) whose identity may read the "
+        "znodes; nobody else can, except zkop's admin identity.",
+    )
+    world_readable: bool = Field(
+        False,
+        description="Let every client read the znodes (world READ). Refused while spec.secrets lists "
+        "any Secret.",
+    )
 
     @field_validator("path")
     @classmethod
@@ -113,6 +138,30 @@ class ZookeeperConfigSyncSpec(Model):
             )
         return self
 
+    @field_validator("readers")
+    @classmethod
+    def _readers_are_unique(cls, readers: list[ReaderRef]) -> list[ReaderRef]:
+        names = [r.znode for r in readers]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"listed more than once: {', '.join(duplicates)}")
+        return readers
+
+    @field_validator("world_readable")
+    @classmethod
+    def _secrets_are_never_world_readable(cls, world_readable: bool, info: ValidationInfo) -> bool:
+        # A field validator (secrets is declared before worldReadable, so it is parsed already) rather
+        # than a model validator: the error then names spec.worldReadable, the field to change.
+        secrets: list[SourceRef] = info.data.get("secrets") or []
+        if world_readable and secrets:
+            names = ", ".join(s.name for s in secrets)
+            raise ValueError(
+                f"true would let every client read the mirrored Secrets ({names}): set worldReadable: "
+                "false and grant the applications that need them through spec.readers, or remove the "
+                "Secrets from spec.secrets"
+            )
+        return world_readable
+
 
 class ZookeeperConfigSyncStatus(StatusModel):
     conditions: list[Condition] = Field(default_factory=list)
@@ -120,3 +169,6 @@ class ZookeeperConfigSyncStatus(StatusModel):
     synced_keys: int | None = None
     last_sync_time: str | None = Field(None, description="When zkop last changed the znodes.")
     errors: list[str] = Field(default_factory=list)
+    readers: list[str] = Field(
+        default_factory=list, description="The ZookeeperZnodes whose identity is granted READ now."
+    )

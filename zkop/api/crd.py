@@ -40,8 +40,13 @@ def _translate(node: Any, definitions: dict[str, Any]) -> Any:
         branches = [b for b in node["anyOf"] if b != {"type": "null"}]
         rest = {k: v for k, v in node.items() if k != "anyOf"}
         if len(branches) == 1:
-            # Optional[X]: absent means unset; zkop never writes null, so no `nullable` is needed.
-            return _translate({**branches[0], **rest}, definitions)
+            # Optional[X]: absent means unset; zkop never writes null, so no `nullable` is needed. An
+            # optional object defaulting to None must stay absent: a server-side `default: {}` would
+            # give it a meaning (or fail its required fields).
+            translated = _translate({**branches[0], **rest}, definitions)
+            if "default" in rest and rest["default"] is None:
+                translated[_OPTIONAL] = True
+            return translated
     out: dict[str, Any] = {}
     for key, value in node.items():
         if key in _DROP_KEYS:
@@ -66,9 +71,13 @@ def _translate(node: Any, definitions: dict[str, Any]) -> Any:
         # Nested objects built by default_factory get `default: {}` so the server defaults their fields.
         for name, sub in out["properties"].items():
             nested = sub.get("type") == "object" and "properties" in sub
-            if nested and "default" not in sub and name not in out.get("required", []):
+            optional = sub.pop(_OPTIONAL, False)
+            if nested and not optional and "default" not in sub and name not in out.get("required", []):
                 sub["default"] = {}
     return out
+
+
+_OPTIONAL = "x-zkop-optional"  # internal marker, never in an emitted schema
 
 
 def _list_map(schema: dict[str, Any], key: str) -> dict[str, Any]:

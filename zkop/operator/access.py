@@ -7,11 +7,14 @@ import base64
 from dataclasses import dataclass
 from typing import Any
 
+from zkop.api.cluster import ZookeeperCluster
 from zkop.api.validation import parse_cluster
 from zkop.kube.client import Kube
+from zkop.operator import tls
 from zkop.plan.observed import PodView
+from zkop.render.discovery import client_keys
 from zkop.render.names import ClusterNames, RenderOptions
-from zkop.zookeeper.reconfig import SuperuserCredential
+from zkop.zookeeper.connection import Connection, SuperuserCredential
 from zkop.zookeeper.sessions import EnsembleKey, Session, Sessions
 
 
@@ -26,6 +29,12 @@ class EnsembleAccess:
     hosts: tuple[str, ...]  # member addresses zkop itself dials (pod IPs)
     connection_string: str  # what applications use (stable DNS names)
     status: dict[str, Any]
+    cluster: ZookeeperCluster
+
+    @property
+    def client_keys(self) -> dict[str, str]:
+        """How applications connect (port, TLS, the client certificate's Secret): discovery keys."""
+        return client_keys(self.cluster, self.names)
 
 
 async def locate(kube: Kube, namespace: str, name: str, options: RenderOptions) -> EnsembleAccess:
@@ -48,7 +57,7 @@ async def locate(kube: Kube, namespace: str, name: str, options: RenderOptions) 
     if not hosts:
         raise EnsembleUnavailable(f"ZookeeperCluster {namespace}/{name} has no running member")
     return EnsembleAccess(
-        EnsembleKey(namespace, name), names, hosts, str(status.get("connectionString", "")), status
+        EnsembleKey(namespace, name), names, hosts, str(status.get("connectionString", "")), status, cluster
     )
 
 
@@ -60,6 +69,13 @@ async def superuser(kube: Kube, access: EnsembleAccess) -> SuperuserCredential:
     return SuperuserCredential(base64.b64decode(encoded).decode())
 
 
+async def connection(kube: Kube, access: EnsembleAccess) -> Connection:
+    """zkop's superuser digest and, with TLS, its client certificate for the ensemble."""
+    secrets = await tls.read_secrets(kube, access.cluster, access.names)
+    return tls.connection(await superuser(kube, access), secrets.member)
+
+
 async def session(kube: Kube, sessions: Sessions, access: EnsembleAccess) -> Session:
-    """The shared superuser session for the ensemble (created on first use, hosts kept current)."""
-    return await sessions.get(access.key, access.hosts, await superuser(kube, access))
+    """The shared superuser session for the ensemble (created on first use, hosts kept current; a new
+    one when the certificate changed)."""
+    return await sessions.get(access.key, access.hosts, await connection(kube, access))

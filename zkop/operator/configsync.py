@@ -6,6 +6,10 @@ every sync each RESYNC_SECONDS, so anything missed or changed directly in ZooKee
 is level-triggered: it reads every source and the whole owned subtree, diffs, and writes only the
 difference. The `zkop.io/configsync` finalizer is zkop's own rather than kopf's, so that only the acting
 replica (see `leadership.py`) ever decides that cleanup is done.
+
+Every znode of a sync gets the ACL `zkop.plan.configsync.sync_acl` computes (zkop's admin identity, the
+readers' digest identities with READ, world READ only on request); a pass also corrects the ACL of any
+existing node that differs, so the periodic resync repairs ACL drift as it repairs data drift.
 """
 
 from __future__ import annotations
@@ -29,12 +33,21 @@ from pydantic import ValidationError
 from zkop.api.common import API_VERSION, GROUP, VERSION
 from zkop.api.configsync import FINALIZER, KIND, PLURAL, ZookeeperConfigSyncSpec
 from zkop.api.validation import field_errors
+from zkop.api.znode import ZNODE_KIND, ZNODE_PLURAL
 from zkop.kube.client import Kube
 from zkop.kube.clock import utc_now
-from zkop.operator.access import EnsembleUnavailable, locate, session
+from zkop.operator.access import EnsembleUnavailable, locate, session, superuser
 from zkop.operator.handlers import BUSY_SECONDS, RESYNC_SECONDS, STATE
 from zkop.operator.leadership import LEADERSHIP
-from zkop.plan.configsync import Desired, Problem, desired_znodes
+from zkop.plan.configsync import (
+    Desired,
+    Problem,
+    ReaderObjects,
+    admin_acl,
+    desired_znodes,
+    reader_secret_name,
+    sync_acl,
+)
 from zkop.plan.status import Verdict, wire_conditions
 from zkop.render.names import FIELD_MANAGER, RenderOptions
 from zkop.zookeeper.sessions import Sessions
@@ -43,6 +56,7 @@ from zkop.zookeeper.subtree import NotOwned, TransactionFailed, remove_subtree, 
 log = logging.getLogger(__name__)
 
 ConfigSyncResource = create_namespaced_resource(GROUP, VERSION, KIND, PLURAL)
+create_namespaced_resource(GROUP, VERSION, ZNODE_KIND, ZNODE_PLURAL)  # for Kube.get of readers
 
 
 # -- one pass ------------------------------------------------------------------------------------------
@@ -84,7 +98,9 @@ async def sync_pass(body: dict[str, Any], ctx: SyncContext) -> SyncOutcome:
             ctx.kube, spec.cluster_ref.namespace or meta["namespace"], spec.cluster_ref.name, ctx.options
         )
         desired = await _read_sources(ctx.kube, meta["namespace"], spec)
-        zk = await session(ctx.kube, ctx.sessions, access)
+        admin = await superuser(ctx.kube, access)
+        zk = await ctx.sessions.get(access.key, access.hosts, admin)
+        acl = sync_acl(admin.password, desired.grants)
         changes = await ctx.sessions.run(
             zk,
             lambda client: sync_subtree(
@@ -93,6 +109,10 @@ async def sync_pass(body: dict[str, Any], ctx: SyncContext) -> SyncOutcome:
                 meta["uid"],
                 f"{KIND} {meta['namespace']}/{meta['name']}",
                 desired.znodes,
+                acl=acl,
+                # Ancestors zkop creates above the path: admin only. ZooKeeper checks permissions on
+                # the node a request names, never on the path to it, so readers need nothing there.
+                parent_acl=[admin_acl(admin.password)],
                 keep=frozenset(desired.keep),
                 budget=spec.max_value_bytes,
             ),
@@ -119,6 +139,11 @@ async def _read_sources(kube: Kube, namespace: str, spec: ZookeeperConfigSyncSpe
     partial view, or what could not be read would look deleted and be reaped."""
     config_maps = {r.name: await kube.get("v1", "ConfigMap", r.name, namespace) for r in spec.config_maps}
     secrets = {r.name: await kube.get("v1", "Secret", r.name, namespace) for r in spec.secrets}
+    readers: dict[str, ReaderObjects] = {}
+    for ref in spec.readers:
+        znode = await kube.get(API_VERSION, ZNODE_KIND, ref.znode, namespace)
+        secret = await kube.get("v1", "Secret", reader_secret_name(ref.znode), namespace) if znode else None
+        readers[ref.znode] = (znode, secret)
     nodes: list[Any] | None = None
     pods: list[Any] | None = None
     state = spec.cluster_state
@@ -129,7 +154,7 @@ async def _read_sources(kube: Kube, namespace: str, spec: ZookeeperConfigSyncSpe
         pods = []
         for ns in state.pods.namespaces or [namespace]:
             pods += [p.to_dict() async for p in kube.client.list(Pod, namespace=ns, labels=labels)]
-    return desired_znodes(spec, config_maps, secrets, nodes, pods)
+    return desired_znodes(spec, config_maps, secrets, nodes, pods, readers)
 
 
 def label_filter(selector: dict[str, Any]) -> dict[str, Any]:
@@ -254,6 +279,7 @@ async def _report(
         ),
         "syncedKeys": desired.keys if desired else previous.get("syncedKeys", 0),
         "errors": errors,
+        "readers": desired.readers if desired else previous.get("readers"),
         "lastSyncTime": last_sync,
     }
     status = {k: v for k, v in status.items() if v is not None}
@@ -333,9 +359,23 @@ async def configmap_event(namespace: str | None, name: str | None, **_: Any) -> 
     INDEX.mark(INDEX.selecting(lambda b: _lists(b, "configMaps", namespace or "", name or "")))
 
 
+def _reads_with(body: dict[str, Any], namespace: str, secret: str) -> bool:
+    """Whether `secret` is the credentials Secret of one of the sync's readers."""
+    return body["metadata"].get("namespace") == namespace and any(
+        reader_secret_name(str(r.get("znode"))) == secret for r in _spec(body).get("readers") or []
+    )
+
+
 @kopf.on.event("v1", "secrets")
 async def secret_event(namespace: str | None, name: str | None, **_: Any) -> None:
-    INDEX.mark(INDEX.selecting(lambda b: _lists(b, "secrets", namespace or "", name or "")))
+    INDEX.mark(
+        INDEX.selecting(
+            lambda b: (
+                _lists(b, "secrets", namespace or "", name or "")
+                or _reads_with(b, namespace or "", name or "")
+            )
+        )
+    )
 
 
 @kopf.on.event("v1", "nodes")

@@ -35,6 +35,7 @@ from zkop.operator.leadership import LEADERSHIP
 from zkop.plan.status import Verdict, wire_conditions
 from zkop.registry.desired import SERVICE_NAME_LABEL, ServiceView, desired_registry, selects
 from zkop.registry.diff import apply, diff
+from zkop.zookeeper import acls
 from zkop.zookeeper.registry import WriteReport, forget_export, read_owned, write
 
 log = logging.getLogger(__name__)
@@ -145,7 +146,8 @@ async def sync(body: kopf.Body, worker: ExportWorker, *, full: bool) -> SyncResu
     def work(client: Any) -> tuple[dict[str, bytes | None], Any, WriteReport]:
         owned = dict(cached) if cached is not None else read_owned(client, export.uid)
         changes = diff(desired.nodes, owned)
-        return owned, changes, write(client, export.uid, changes)
+        parents = acls.shared_parent(zk.connection.credential.password)
+        return owned, changes, write(client, export.uid, changes, parent_acl=parents)
 
     try:
         owned, changes, report = await STATE.sessions.run(zk, work)

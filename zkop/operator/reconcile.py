@@ -7,6 +7,7 @@ is completed by the next one. A pass that finds nothing to change makes no write
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -19,21 +20,26 @@ from zkop.api.validation import InvalidSpec, parse_cluster, read_status
 from zkop.kube.client import Kube
 from zkop.kube.clock import utc_now
 from zkop.kube.compare import covers
+from zkop.operator import tls
 from zkop.plan.ensemble import Action, Reconfig, RestartMember, plan_ensemble
 from zkop.plan.immutable import immutable_changes
 from zkop.plan.observed import Observed, PodView
 from zkop.plan.status import Verdict, conditions, ensemble_status, invalid_spec_verdicts
+from zkop.plan.tls import settled as tls_settled
 from zkop.plan.version import downgrade_refusal
-from zkop.render import render
+from zkop.render import _owned, render
+from zkop.render import tls as render_tls
 from zkop.render.identity import new_password
 from zkop.render.names import ANNOTATION_PAUSED, ClusterNames, RenderOptions
+from zkop.zookeeper.acls import apply_root
+from zkop.zookeeper.connection import ClientTls, Connection
 from zkop.zookeeper.membership import Membership, MembershipError, parse_membership
-from zkop.zookeeper.observe import EnsembleState, observe_ensemble
+from zkop.zookeeper.observe import PLAIN, EnsembleState, observe_ensemble
 from zkop.zookeeper.reconfig import ReconfigError, SuperuserCredential, reconfigure
 
 log = logging.getLogger(__name__)
 
-EnsembleObserver = Callable[[Mapping[int, str | None]], Awaitable[EnsembleState]]
+EnsembleObserver = Callable[..., Awaitable[EnsembleState]]  # (addresses, *, dial)
 Reconfigurer = Callable[..., Awaitable[Membership]]
 
 
@@ -46,6 +52,8 @@ class Context:
     observe: EnsembleObserver = observe_ensemble
     reconfigure: Reconfigurer = reconfigure
     clock: Callable[[], str] = utc_now
+    now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
+    protect_root: Callable[..., Awaitable[bool]] = apply_root
 
 
 @dataclass(frozen=True)
@@ -87,7 +95,41 @@ async def _superuser_password(ctx: Context, cluster: ZookeeperCluster, names: Cl
     return base64.b64decode(encoded).decode()
 
 
-async def observe(ctx: Context, cluster: ZookeeperCluster, names: ClusterNames) -> Observed:
+async def _root_acl(
+    ctx: Context,
+    cluster: ZookeeperCluster,
+    observed: Observed,
+    connection: Connection,
+    previous: ZookeeperClusterStatus | None,
+    status: ZookeeperClusterStatus,
+) -> ZookeeperClusterStatus:
+    """Apply spec.rootAcl once the ensemble is Ready; recorded in status, so it is done once per change."""
+    wanted = cluster.spec.root_acl
+    done = previous.root_acl if previous else None
+    ready = any(c.type == "Ready" and c.status == "True" for c in status.conditions)
+    addresses = [p.ip for p in observed.pods if p.ip and p.ready]
+    if done == wanted or not ready or not addresses:
+        return status.model_copy(update={"root_acl": done})
+    try:
+        await ctx.protect_root(addresses, connection, protect=wanted == "protected")
+    except Exception as exc:
+        log.warning("%s/%s: root ACL not applied yet: %s", cluster.namespace, cluster.name, exc)
+        return status.model_copy(update={"root_acl": done})
+    return status.model_copy(update={"root_acl": wanted})
+
+
+async def _remove_network_policy(ctx: Context, names: ClusterNames) -> bool:
+    """spec.networkPolicy turned off: delete the policy zkop rendered (never one it did not make)."""
+    live = await ctx.kube.get("networking.k8s.io/v1", "NetworkPolicy", names.cluster, names.namespace)
+    labels = ((live or {}).get("metadata") or {}).get("labels") or {}
+    if live is None or labels.get("app.kubernetes.io/managed-by") != "zkop":
+        return False
+    return await ctx.kube.delete("networking.k8s.io/v1", "NetworkPolicy", names.cluster, names.namespace)
+
+
+async def observe(
+    ctx: Context, cluster: ZookeeperCluster, names: ClusterNames, connection: Connection | None = None
+) -> Observed:
     kube = ctx.kube
     statefulset = await kube.get("apps/v1", "StatefulSet", names.statefulset, names.namespace)
     config_map = await kube.get("v1", "ConfigMap", names.config_map, names.namespace)
@@ -104,7 +146,8 @@ async def observe(ctx: Context, cluster: ZookeeperCluster, names: ClusterNames) 
         pod = next((p for p in pods if p.member_id == member_id), None)
         running = pod is not None and pod.phase == "Running" and not pod.terminating
         addresses[member_id] = pod.ip if running and pod is not None else None
-    ensemble = await ctx.observe(addresses) if statefulset is not None else None
+    dial = connection.dial() if connection is not None else PLAIN
+    ensemble = await ctx.observe(addresses, dial=dial) if statefulset is not None else None
     return Observed(statefulset, config_map, tuple(pods), ensemble, rendered)
 
 
@@ -199,7 +242,7 @@ async def _act(
     names: ClusterNames,
     observed: Observed,
     action: Action,
-    credential: SuperuserCredential,
+    connection: Connection,
 ) -> tuple[str | None, str | None]:
     """Carry out the plan's one action; return (what was done, why it failed). Failures are retried by
     the next pass, which observes again first."""
@@ -218,7 +261,7 @@ async def _act(
     try:
         result = await ctx.reconfigure(
             addresses,
-            credential,
+            connection,
             joining=action.joining,
             leaving=action.leaving,
             from_version=action.from_version,
@@ -254,11 +297,23 @@ async def reconcile(body: Mapping[str, Any], ctx: Context) -> Outcome:
             previous,
             f"secret {names.superuser_secret}: has no password; delete it only if the ensemble is new",
         )
-    observed = await observe(ctx, cluster, names)
-    desired_hash = render(cluster, ctx.options).restart_hash
+    secrets = await tls.read_secrets(ctx.kube, cluster, names)
+    connection = tls.connection(credential, secrets.member)
+    observed = await observe(ctx, cluster, names, connection)
+    # Certificates change only between rolls: a CA rotation step waits until the last roll settled.
+    running_hash = render(cluster, ctx.options, tls_fingerprint=secrets.fingerprint).restart_hash
+    is_settled = tls_settled(observed, running_hash, cluster.spec.replicas)
+    tls_plan = tls.decide(cluster, names, secrets, ctx.now(), is_settled)
+    if tls_plan.error:
+        return await _report_invalid(ctx, body, previous, tls_plan.error)
+    desired_hash = render(cluster, ctx.options, tls_fingerprint=tls_plan.fingerprint).restart_hash
     plan = plan_ensemble(cluster.spec, observed, names, desired_hash)
     rendered = render(
-        cluster, ctx.options, membership=plan.membership, statefulset_replicas=plan.statefulset_replicas
+        cluster,
+        ctx.options,
+        membership=plan.membership,
+        statefulset_replicas=plan.statefulset_replicas,
+        tls_fingerprint=tls_plan.fingerprint,
     )
     if observed.statefulset is not None:
         refused = immutable_changes(observed.statefulset, rendered.objects) or downgrade_refusal(
@@ -266,7 +321,12 @@ async def reconcile(body: Mapping[str, Any], ctx: Context) -> Outcome:
         )
         if refused:
             return await _report_invalid(ctx, body, previous, refused)
-    applied = []
+    # Secrets first: members must find their certificate when the StatefulSet starts them.
+    applied = await tls.apply_plan(ctx.kube, cluster, names, tls_plan, _owned)
+    if tls_plan.member is not None and tls_plan.trust is not None:
+        connection = Connection(
+            credential, ClientTls(tls_plan.member.cert_pem, tls_plan.member.key_pem, tls_plan.trust)
+        )
     for manifest in rendered.objects:
         meta = manifest["metadata"]
         live = (
@@ -290,12 +350,14 @@ async def reconcile(body: Mapping[str, Any], ctx: Context) -> Outcome:
                 )
             raise
         applied.append(f"{manifest['kind']}/{meta['name']}")
+    if not cluster.spec.network_policy.enabled and await _remove_network_policy(ctx, names):
+        applied.append(f"NetworkPolicy/{names.cluster} (deleted)")
     if applied:
         log.info("%s/%s: applied %s", names.namespace, names.cluster, ", ".join(applied))
     done = None
     progress = plan.progress
     if plan.action is not None:
-        done, failure = await _act(ctx, body, names, observed, plan.action, credential)
+        done, failure = await _act(ctx, body, names, observed, plan.action, connection)
         if failure:
             progress = f"{plan.progress}; last attempt failed: {failure}"
     verdict = None
@@ -313,7 +375,11 @@ async def reconcile(body: Mapping[str, Any], ctx: Context) -> Outcome:
         pending=plan.pending,
         now=ctx.clock(),
         progress=verdict,
+        client_port=render_tls.client_port(cluster),
     )
+    if cluster.spec.tls.enabled:
+        status = status.model_copy(update={"tls": tls.status(cluster, tls_plan)})
+    status = await _root_acl(ctx, cluster, observed, connection, previous, status)
     written = await _write_status(ctx, body, previous, status)
     if written:
         await _announce(ctx, body, previous, status)

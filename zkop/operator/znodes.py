@@ -208,8 +208,10 @@ async def _credential(kube: Kube, znode: ZookeeperZnode) -> AppCredential:
     return AppCredential(username, password)
 
 
-async def _discovery(kube: Kube, znode: ZookeeperZnode, hosts: str, path: str) -> None:
-    desired = app_discovery(znode, hosts, path)
+async def _discovery(
+    kube: Kube, znode: ZookeeperZnode, hosts: str, path: str, client: dict[str, str]
+) -> None:
+    desired = app_discovery(znode, hosts, path, client)
     live = await kube.get("v1", "ConfigMap", desired["metadata"]["name"], znode.namespace)
     if live is not None:
         owners = {r.get("uid") for r in live["metadata"].get("ownerReferences") or []}
@@ -266,7 +268,7 @@ async def reconcile_znode(body: Mapping[str, Any], ctx: Context, sessions: Sessi
         usage = await _write_subtree(ctx, sessions, access, znode, path, credential, previous)
         if not access.connection_string:
             raise Blocked("ClusterNotReady", f"ZookeeperCluster {cluster} reports no connection string yet")
-        await _discovery(ctx.kube, znode, access.connection_string, path)
+        await _discovery(ctx.kube, znode, access.connection_string, path, access.client_keys)
     except EnsembleUnavailable as exc:
         return await _report(ctx, body, previous, Verdict("False", "ClusterNotReady", str(exc)), **found)
     except Blocked as exc:

@@ -4,6 +4,11 @@ Sources are ConfigMaps and Secrets as read from the API (None when absent) and, 
 and Pods. The result is the `{relative path: bytes}` map `zkop.plan.znodes` diffs, plus the problems to
 report. A value that is too large is left out and its current znode kept as it is: readers keep the last
 good value instead of losing the key or reading a truncated one.
+
+The ACL every znode of the sync carries comes from here too: zkop's admin identity with all permissions,
+READ for each reader whose ZookeeperZnode and credentials Secret exist, world READ only when the spec
+asks for it. A reader that cannot be resolved is a problem to report and is left out: its absence only
+ever narrows the ACL, never widens it.
 """
 
 from __future__ import annotations
@@ -14,9 +19,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from kazoo.security import ACL, make_acl, make_digest_acl
+
 from zkop.api.configsync import SECRET_OPT_IN_ANNOTATION, SourceRef, ZookeeperConfigSyncSpec
+from zkop.render.identity import SUPERUSER
 
 STATE_ROOT = "k8s"
+WORLD_READ = make_acl("world", "anyone", read=True)
+# What zkop stamps on an application's credentials Secret (zkop.render.znode.labels).
+_ZNODE_LABEL = "zkop.io/znode"
+_MANAGED_BY = "app.kubernetes.io/managed-by"
+
+# A reader as read from the API: its ZookeeperZnode and its credentials Secret (None when absent).
+ReaderObjects = tuple[Mapping[str, Any] | None, Mapping[str, Any] | None]
 
 
 @dataclass(frozen=True)
@@ -33,6 +48,8 @@ class Desired:
     keep: set[str] = field(default_factory=set)
     problems: list[Problem] = field(default_factory=list)
     keys: int = 0  # source keys mirrored (cluster state not counted)
+    grants: list[ACL] = field(default_factory=list)  # READ entries besides zkop's admin identity
+    readers: list[str] = field(default_factory=list)  # the ZookeeperZnodes granted READ
 
 
 def _values(kind: str, body: Mapping[str, Any]) -> dict[str, bytes]:
@@ -136,16 +153,80 @@ def pod_record(pod: Mapping[str, Any]) -> bytes:
     )
 
 
+def reader_secret_name(znode: str) -> str:
+    """The credentials Secret of the ZookeeperZnode `znode` (`zkop.render.znode.object_name`)."""
+    return f"{znode}-zookeeper"
+
+
+def _decoded(secret: Mapping[str, Any], key: str) -> str:
+    encoded = (secret.get("data") or {}).get(key)
+    try:
+        return base64.b64decode(encoded).decode() if encoded else ""
+    except ValueError:
+        return ""
+
+
+def reader_grant(name: str, objects: ReaderObjects) -> ACL | Problem:
+    """READ for the digest identity of the ZookeeperZnode `name`, or why it cannot be granted."""
+    znode, secret = objects
+    label = f"spec.readers: ZookeeperZnode {name}"
+    consequence = "it gets no access until this is fixed; everything else is synced without it"
+    if znode is None:
+        return Problem("ReaderNotFound", f"{label} not found in this namespace; {consequence}")
+    secret_name = reader_secret_name(name)
+    if secret is None:
+        return Problem(
+            "ReaderNotFound", f"{label} has no credentials Secret {secret_name} yet; {consequence}"
+        )
+    labels = (secret.get("metadata") or {}).get("labels") or {}
+    if labels.get(_ZNODE_LABEL) != name or labels.get(_MANAGED_BY) != "zkop":
+        return Problem(
+            "ReaderInvalid",
+            f"{label}: Secret {secret_name} was not made by zkop for it; {consequence}",
+        )
+    username, password = _decoded(secret, "username"), _decoded(secret, "password")
+    if not username or not password:
+        return Problem(
+            "ReaderInvalid", f"{label}: Secret {secret_name} has no username or password; {consequence}"
+        )
+    return make_digest_acl(username, password, read=True)
+
+
+def admin_acl(admin_password: str) -> ACL:
+    """zkop's own identity (the servers' superuser) with every permission. The superuser passes every
+    ACL check anyway; the explicit entry keeps zkop's access on servers started without superDigest."""
+    return make_digest_acl(SUPERUSER, admin_password, all=True)
+
+
+def sync_acl(admin_password: str, grants: list[ACL]) -> list[ACL]:
+    """The ACL of every znode of a sync: the admin entry first, then the READ grants, each once, in a
+    stable order (so the same grants always give the same ACL)."""
+    admin = admin_acl(admin_password)
+    unique = {(g.id.scheme, g.id.id, g.perms): g for g in grants if g.id != admin.id}
+    return [admin, *(unique[k] for k in sorted(unique))]
+
+
 def desired_znodes(
     spec: ZookeeperConfigSyncSpec,
     config_maps: Mapping[str, Mapping[str, Any] | None],
     secrets: Mapping[str, Mapping[str, Any] | None],
     nodes: list[Mapping[str, Any]] | None = None,
     pods: list[Mapping[str, Any]] | None = None,
+    readers: Mapping[str, ReaderObjects] | None = None,
 ) -> Desired:
-    """Everything the sync should have under its path. `nodes`/`pods` are complete listings (or None
-    when the spec does not ask for them); a failed listing must raise before this is called."""
+    """Everything the sync should have under its path, and who besides zkop may read it. `nodes`/`pods`
+    are complete listings (or None when the spec does not ask for them); a failed listing must raise
+    before this is called. `readers` maps each name in spec.readers to its objects (absent: not found)."""
     desired = Desired()
+    for reader in spec.readers:
+        grant = reader_grant(reader.znode, (readers or {}).get(reader.znode, (None, None)))
+        if isinstance(grant, Problem):
+            desired.problems.append(grant)
+        else:
+            desired.grants.append(grant)
+            desired.readers.append(reader.znode)
+    if spec.world_readable and not spec.secrets:  # the spec refuses the two together; never rely on it
+        desired.grants.append(WORLD_READ)
     for ref in spec.config_maps:
         _add_source(desired, "ConfigMap", ref, config_maps.get(ref.name), spec.max_value_bytes)
     for ref in spec.secrets:

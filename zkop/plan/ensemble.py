@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from zkop.api.cluster import ZookeeperClusterSpec
 from zkop.plan.observed import Observed
+from zkop.render import config
 from zkop.render.names import ClusterNames
 from zkop.zookeeper.membership import Member, Membership
 
@@ -96,7 +97,7 @@ def _scale(
         unhealthy = _healthy(observed, voters)
         if unhealthy:
             return EnsemblePlan(membership, replicas, None, f"{what}: {unhealthy}", reason="ScalingUp")
-        member = Member(joining, names.member_host(joining))
+        member = config.member(spec, names, joining)
         action = Reconfig(membership.version, tuple(voters), joining=(member,))
         return EnsemblePlan(membership, replicas, action, f"{what}: voting it in", reason="ScalingUp")
     if len(voters) > target:

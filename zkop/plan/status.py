@@ -152,9 +152,11 @@ def ensemble_verdicts(
     return {"Ready": ready, "Progressing": progressing, "Degraded": degraded}
 
 
-def connection_string(names: ClusterNames, membership: Membership | None, replicas: int) -> str:
+def connection_string(
+    names: ClusterNames, membership: Membership | None, replicas: int, port: int = CLIENT_PORT
+) -> str:
     ids = membership.ids if membership else tuple(range(1, replicas + 1))
-    return ",".join(f"{names.member_host(i)}:{CLIENT_PORT}" for i in ids)
+    return ",".join(f"{names.member_host(i)}:{port}" for i in ids)
 
 
 def ensemble_status(
@@ -168,6 +170,7 @@ def ensemble_status(
     pending: str | None,
     now: str,
     progress: Verdict | None = None,
+    client_port: int = CLIENT_PORT,
 ) -> ZookeeperClusterStatus:
     member_list = members(names, membership, observed)
     verdicts = ensemble_verdicts(spec_replicas, membership, member_list, observed, pending, progress)
@@ -181,5 +184,5 @@ def ensemble_status(
         members=member_list,
         leader=leader,
         config_version=membership.version_hex if membership and membership.version else None,
-        connection_string=connection_string(names, membership, spec_replicas),
+        connection_string=connection_string(names, membership, spec_replicas, client_port),
     )

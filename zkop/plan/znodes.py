@@ -13,13 +13,16 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from kazoo.security import ACL
+
 from zkop.registry.diff import diff as registry_diff
 
 # A multi-transaction request is bounded by jute.maxbuffer like any other packet; each op costs its
 # path, its data and some framing (op header, version, ACL for creates).
 OP_OVERHEAD_BYTES = 128
 
-ChangeKind = Literal["create", "set", "delete"]
+# "acl": the node's ACL is set to the desired one, its data left as it is (see zkop.zookeeper.subtree).
+ChangeKind = Literal["create", "set", "delete", "acl"]
 
 
 @dataclass(frozen=True)
@@ -84,18 +87,39 @@ def diff_znodes(
     return [*creates, *sets, *deletes]
 
 
-def batches(changes: Iterable[ZnodeChange], budget: int) -> list[list[ZnodeChange]]:
-    """Consecutive groups whose estimated request size stays within `budget` bytes. A single change
-    larger than the budget gets a batch of its own (the caller refuses oversized values earlier)."""
+def same_acl(current: Iterable[ACL], desired: Iterable[ACL]) -> bool:
+    """Whether a node's ACL grants exactly what `desired` does. ZooKeeper keeps entries in the order
+    given (and drops repeats), so the comparison is on the set of (scheme, id, permissions); an entry
+    with no permission grants nothing and does not count."""
+
+    def entries(acl: Iterable[ACL]) -> set[tuple[str, str, int]]:
+        return {(a.id.scheme, a.id.id, int(a.perms)) for a in acl if a.perms}
+
+    return entries(current) == entries(desired)
+
+
+def acl_size(acl: Iterable[ACL]) -> int:
+    """Bytes an ACL adds to a create request on the wire (jute: perms, then scheme and id as
+    length-prefixed strings, per entry, after the list's length)."""
+    return 4 + sum(4 + 4 + len(a.id.scheme.encode()) + 4 + len(a.id.id.encode()) for a in acl)
+
+
+def batches(
+    changes: Iterable[ZnodeChange], budget: int, *, create_overhead: int = 0
+) -> list[list[ZnodeChange]]:
+    """Consecutive groups whose estimated request size stays within `budget` bytes; each create costs
+    `create_overhead` more (its ACL beyond what OP_OVERHEAD_BYTES covers, see `acl_size`). A single
+    change larger than the budget gets a batch of its own (the caller refuses oversized values earlier)."""
     result: list[list[ZnodeChange]] = []
     current: list[ZnodeChange] = []
     used = 0
     for change in changes:
-        if current and used + change.size > budget:
+        size = change.size + (create_overhead if change.kind == "create" else 0)
+        if current and used + size > budget:
             result.append(current)
             current, used = [], 0
         current.append(change)
-        used += change.size
+        used += size
     if current:
         result.append(current)
     return result
@@ -118,6 +142,8 @@ def apply_changes(existing: Mapping[str, bytes], changes: Iterable[ZnodeChange])
             if change.path not in tree:
                 raise ValueError(f"{change.path}: no node")
             tree[change.path] = change.data
+        elif change.kind == "acl":
+            continue  # permissions only: the tree's shape and data stay
         else:
             if any(p.startswith(change.path + "/") for p in tree):
                 raise ValueError(f"{change.path}: not empty")

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from zkop.api.cluster import ZookeeperCluster
-from zkop.render import config, discovery, identity, network, workload
+from zkop.render import config, discovery, identity, network, network_policy, tls, workload
 from zkop.render.names import ClusterNames, RenderOptions
-from zkop.zookeeper.membership import Membership
+from zkop.zookeeper.membership import ADMIN_PORT, ELECTION_PORT, QUORUM_PORT, Membership
 
 __all__ = ["RenderOptions", "Rendered", "render"]
 
@@ -55,13 +55,15 @@ def render(
     membership: Membership | None = None,
     statefulset_replicas: int | None = None,
     superuser_password: str | None = None,
+    tls_fingerprint: str | None = None,
 ) -> Rendered:
     """Render every object. `membership` and `statefulset_replicas` come from observation once the
-    ensemble exists (the plan decides them); a new ensemble gets members 1..spec.replicas."""
+    ensemble exists (the plan decides them); a new ensemble gets members 1..spec.replicas.
+    `tls_fingerprint` identifies the member certificate and trust bundle (see zkop.plan.tls)."""
     options = options or RenderOptions()
     names = ClusterNames.of(cluster, options)
     if membership is None:
-        membership = config.initial_membership(names, cluster.spec.replicas)
+        membership = config.initial_membership(cluster, names, cluster.spec.replicas)
     restart_files = {
         "zoo.cfg": config.static_config(cluster),
         "logback.xml": config.logging_config(),
@@ -72,17 +74,28 @@ def render(
         "zoo.cfg.dynamic": membership.dynamic_file(),
         "zoo.cfg.dynamic.version": membership.version_hex,
     }
-    template = workload.pod_template(cluster, names, restart_files)
+    template = workload.pod_template(cluster, names, restart_files, tls_fingerprint)
     replicas = cluster.spec.replicas if statefulset_replicas is None else statefulset_replicas
     objects = [
         identity.service_account(names),
         _config_map(names, files),
-        network.headless_service(names),
-        network.client_service(names),
+        network.headless_service(cluster, names),
+        network.client_service(cluster, names),
         workload.statefulset(cluster, names, replicas, template),
         workload.pod_disruption_budget(names, len(membership.voters)),
-        discovery.cluster_discovery(names, membership),
+        discovery.cluster_discovery(cluster, names, membership),
     ]
+    if cluster.spec.network_policy.enabled:
+        objects.append(
+            network_policy.network_policy(
+                names,
+                cluster.spec.network_policy,
+                client_ports=tls.client_ports(cluster),
+                admin_port=ADMIN_PORT,
+                quorum_ports=[QUORUM_PORT, ELECTION_PORT],
+                member_labels=names.selector_labels(),
+            )
+        )
     return Rendered(
         objects=[_owned(o, cluster) for o in objects],
         superuser_secret=_owned(identity.superuser_secret(names, superuser_password), cluster),

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from importlib import resources
 
-from zkop.api.cluster import ZookeeperCluster
+from zkop.api.cluster import ZookeeperCluster, ZookeeperClusterSpec
+from zkop.render import tls
 from zkop.render.names import ClusterNames
 from zkop.zookeeper.membership import ADMIN_PORT, Member, Membership
 
@@ -46,14 +47,23 @@ def static_config(cluster: ZookeeperCluster) -> str:
     for key in sorted(cluster.spec.config):
         settings[key] = _value(cluster.spec.config[key])
     settings.update(MANAGED_SETTINGS)
+    settings.update(tls.static_settings(cluster))
     lines = ["# Rendered by zkop; edits are overwritten. Membership lives in the dynamic config file."]
     lines += [f"{key}={value}" for key, value in settings.items()]
     return "\n".join(lines) + "\n"
 
 
-def initial_membership(names: ClusterNames, replicas: int) -> Membership:
+def member(spec: ZookeeperClusterSpec, names: ClusterNames, member_id: int) -> Member:
+    """A member's line as zkop writes it: without TLS it advertises its plain-text client address; with
+    TLS it advertises none (the client listeners are static settings, see render.tls)."""
+    if spec.tls.enabled:
+        return Member(member_id, names.member_host(member_id), client_address=None)
+    return Member(member_id, names.member_host(member_id))
+
+
+def initial_membership(cluster: ZookeeperCluster, names: ClusterNames, replicas: int) -> Membership:
     """The membership of a new ensemble: members 1..replicas, all voting. Version 0 = not yet known."""
-    return Membership(tuple(Member(i, names.member_host(i)) for i in range(1, replicas + 1)))
+    return Membership(tuple(member(cluster.spec, names, i) for i in range(1, replicas + 1)))
 
 
 def _file(name: str) -> str:

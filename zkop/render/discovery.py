@@ -11,18 +11,34 @@ from __future__ import annotations
 
 from typing import Any
 
+from zkop.api.cluster import ZookeeperCluster
+from zkop.render import tls
 from zkop.render.names import ClusterNames
 from zkop.zookeeper.membership import CLIENT_PORT, Membership
 
 
-def member_hosts(names: ClusterNames, membership: Membership) -> str:
+def member_hosts(names: ClusterNames, membership: Membership, port: int = CLIENT_PORT) -> str:
     """`host:port,...` of every member in the membership, by stable DNS name."""
-    return ",".join(f"{names.member_host(i)}:{CLIENT_PORT}" for i in membership.ids)
+    return ",".join(f"{names.member_host(i)}:{port}" for i in membership.ids)
 
 
-def cluster_discovery(names: ClusterNames, membership: Membership) -> dict[str, Any]:
+def client_keys(cluster: ZookeeperCluster, names: ClusterNames) -> dict[str, str]:
+    """How to connect: the client port, whether to use TLS, and which Secret holds a client certificate
+    (and the CA bundle) from the cluster's CA. Names only, never secret material."""
+    keys = {"ZOOKEEPER_CLIENT_PORT": str(tls.client_port(cluster))}
+    if not cluster.spec.tls.enabled:
+        return {**keys, "ZOOKEEPER_TLS": "false"}
+    keys |= {"ZOOKEEPER_TLS": "true", "ZOOKEEPER_CLIENT_AUTH": cluster.spec.client_auth}
+    if not cluster.spec.tls.secret_name:
+        keys["ZOOKEEPER_TLS_SECRET"] = names.client_tls_secret
+    return keys
+
+
+def cluster_discovery(
+    cluster: ZookeeperCluster, names: ClusterNames, membership: Membership
+) -> dict[str, Any]:
     """The ensemble's own discovery ConfigMap `<cluster>-zookeeper` (no chroot: the whole tree)."""
-    hosts = member_hosts(names, membership)
+    hosts = member_hosts(names, membership, tls.client_port(cluster))
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -34,7 +50,7 @@ def cluster_discovery(names: ClusterNames, membership: Membership) -> dict[str, 
         "data": {
             "ZOOKEEPER": hosts,
             "ZOOKEEPER_HOSTS": hosts,
-            "ZOOKEEPER_CLIENT_PORT": str(CLIENT_PORT),
+            **client_keys(cluster, names),
         },
     }
 
@@ -47,7 +63,7 @@ def subtree_discovery(
     hosts: str,
     chroot: str,
     secret_name: str,
-    client_port: int = CLIENT_PORT,
+    client: dict[str, str],
 ) -> dict[str, Any]:
     """An application subtree's discovery ConfigMap: the ensemble's hosts with the subtree as chroot."""
     return {
@@ -58,7 +74,7 @@ def subtree_discovery(
             "ZOOKEEPER": f"{hosts}{chroot}",
             "ZOOKEEPER_HOSTS": hosts,
             "ZOOKEEPER_CHROOT": chroot,
-            "ZOOKEEPER_CLIENT_PORT": str(client_port),
+            **client,
             "ZOOKEEPER_SECRET": secret_name,
         },
     }

@@ -64,6 +64,21 @@ class ClusterNames:
         return f"{self.cluster}-zkop-superuser"
 
     @property
+    def ca_secret(self) -> str:
+        """The CA zkop keeps for the cluster (certificate and key): never mounted anywhere."""
+        return f"{self.cluster}-ca"
+
+    @property
+    def tls_secret(self) -> str:
+        """The members' certificate, key and trust bundle, mounted into every member."""
+        return f"{self.cluster}-tls"
+
+    @property
+    def client_tls_secret(self) -> str:
+        """A client certificate for applications, from the cluster's CA."""
+        return f"{self.cluster}-client-tls"
+
+    @property
     def discovery_config_map(self) -> str:
         return f"{self.cluster}-zookeeper"
 

@@ -4,15 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
+from zkop.api.cluster import ZookeeperCluster
+from zkop.render import tls
 from zkop.render.names import ClusterNames
-from zkop.zookeeper.membership import ADMIN_PORT, CLIENT_PORT, ELECTION_PORT, QUORUM_PORT
+from zkop.zookeeper.membership import ADMIN_PORT, ELECTION_PORT, QUORUM_PORT
 
 
 def _port(name: str, port: int) -> dict[str, Any]:
     return {"name": name, "port": port, "targetPort": name, "protocol": "TCP"}
 
 
-def headless_service(names: ClusterNames) -> dict[str, Any]:
+def _client_ports(cluster: ZookeeperCluster) -> list[dict[str, Any]]:
+    return [_port(tls.PORT_NAMES[p], p) for p in tls.client_ports(cluster)]
+
+
+def headless_service(cluster: ZookeeperCluster, names: ClusterNames) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Service",
@@ -23,7 +29,7 @@ def headless_service(names: ClusterNames) -> dict[str, Any]:
             "publishNotReadyAddresses": True,
             "selector": names.selector_labels(),
             "ports": [
-                _port("client", CLIENT_PORT),
+                *_client_ports(cluster),
                 _port("quorum", QUORUM_PORT),
                 _port("election", ELECTION_PORT),
                 _port("admin", ADMIN_PORT),
@@ -32,7 +38,7 @@ def headless_service(names: ClusterNames) -> dict[str, Any]:
     }
 
 
-def client_service(names: ClusterNames) -> dict[str, Any]:
+def client_service(cluster: ZookeeperCluster, names: ClusterNames) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Service",
@@ -40,6 +46,6 @@ def client_service(names: ClusterNames) -> dict[str, Any]:
         "spec": {
             "type": "ClusterIP",
             "selector": names.selector_labels(),
-            "ports": [_port("client", CLIENT_PORT)],
+            "ports": _client_ports(cluster),
         },
     }

@@ -5,15 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from zkop.api.cluster import ZookeeperCluster
+from zkop.render import tls
 from zkop.render.hashing import restart_hash
 from zkop.render.names import ANNOTATION_RESTART_AT, ANNOTATION_RESTART_HASH, ClusterNames
 from zkop.render.quantity import mebibytes
-from zkop.zookeeper.membership import ADMIN_PORT, CLIENT_PORT, ELECTION_PORT, QUORUM_PORT
+from zkop.zookeeper.membership import ADMIN_PORT, ELECTION_PORT, QUORUM_PORT
 
 CONTAINER = "zookeeper"
 DATA_VOLUME = "data"
 CONFIG_MOUNT = "/etc/zkop"
 DATA_MOUNT = "/data"
+LOGS_MOUNT = "/logs"  # the official image's ZOO_LOG_DIR
 # The official image runs ZooKeeper as user and group 1000 (`zookeeper`).
 ZOOKEEPER_UID = 1000
 
@@ -29,7 +31,10 @@ def _env(cluster: ZookeeperCluster, names: ClusterNames) -> list[dict[str, Any]]
             "name": "ZKOP_SUPER_DIGEST",
             "valueFrom": {"secretKeyRef": {"name": names.superuser_secret, "key": "digest"}},
         },
+        {"name": "ZKOP_RUNTIME", "value": tls.RUNTIME_MOUNT},
     ]
+    if cluster.spec.tls.enabled:
+        env.append({"name": "ZKOP_TLS_DIR", "value": tls.TLS_MOUNT})
     flags = list(cluster.spec.jvm.extra_flags)
     if cluster.spec.jvm.heap:
         heap = mebibytes(cluster.spec.jvm.heap)
@@ -41,6 +46,8 @@ def _env(cluster: ZookeeperCluster, names: ClusterNames) -> list[dict[str, Any]]
 
 
 def _container(cluster: ZookeeperCluster, names: ClusterNames) -> dict[str, Any]:
+    # With TLS the AdminServer speaks HTTPS only; probes do not verify certificates (as in Kubernetes).
+    scheme = "HTTPS" if cluster.spec.tls.enabled else "HTTP"
     container: dict[str, Any] = {
         "name": CONTAINER,
         "image": cluster.spec.image,
@@ -48,7 +55,10 @@ def _container(cluster: ZookeeperCluster, names: ClusterNames) -> dict[str, Any]
         "command": ["/bin/bash", f"{CONFIG_MOUNT}/start.sh"],
         "env": _env(cluster, names),
         "ports": [
-            {"name": "client", "containerPort": CLIENT_PORT, "protocol": "TCP"},
+            *(
+                {"name": tls.PORT_NAMES[port], "containerPort": port, "protocol": "TCP"}
+                for port in tls.client_ports(cluster)
+            ),
             {"name": "quorum", "containerPort": QUORUM_PORT, "protocol": "TCP"},
             {"name": "election", "containerPort": ELECTION_PORT, "protocol": "TCP"},
             {"name": "admin", "containerPort": ADMIN_PORT, "protocol": "TCP"},
@@ -56,14 +66,14 @@ def _container(cluster: ZookeeperCluster, names: ClusterNames) -> dict[str, Any]
         # Ready means "serving as part of a quorum": the AdminServer's monitor command fails with 500
         # while a member is electing or syncing (ruok would answer imok then).
         "readinessProbe": {
-            "httpGet": {"path": "/commands/monitor", "port": "admin"},
+            "httpGet": {"path": "/commands/monitor", "port": "admin", "scheme": scheme},
             "periodSeconds": 5,
             "timeoutSeconds": 3,
             "failureThreshold": 2,
         },
         # Alive means the JVM answers at all; an electing member is alive, so no restart loops in elections.
         "livenessProbe": {
-            "httpGet": {"path": "/commands/ruok", "port": "admin"},
+            "httpGet": {"path": "/commands/ruok", "port": "admin", "scheme": scheme},
             "initialDelaySeconds": 30,
             "periodSeconds": 10,
             "timeoutSeconds": 5,
@@ -72,9 +82,19 @@ def _container(cluster: ZookeeperCluster, names: ClusterNames) -> dict[str, Any]
         "volumeMounts": [
             {"name": DATA_VOLUME, "mountPath": DATA_MOUNT},
             {"name": "config", "mountPath": CONFIG_MOUNT, "readOnly": True},
+            {"name": "runtime", "mountPath": tls.RUNTIME_MOUNT},
+            {"name": "logs", "mountPath": LOGS_MOUNT},
+            *(
+                [{"name": "tls", "mountPath": tls.TLS_MOUNT, "readOnly": True}]
+                if cluster.spec.tls.enabled
+                else []
+            ),
         ],
+        # Everything ZooKeeper writes goes to volumes: data and config to /data, the JVM's and the TLS
+        # key store's scratch files to /tmp (memory), logs to /logs. The image itself stays read-only.
         "securityContext": {
             "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
             "capabilities": {"drop": ["ALL"]},
         },
     }
@@ -83,6 +103,19 @@ def _container(cluster: ZookeeperCluster, names: ClusterNames) -> dict[str, Any]
         if resources:
             container["resources"] = resources
     return container
+
+
+def _volumes(cluster: ZookeeperCluster, names: ClusterNames) -> list[dict[str, Any]]:
+    volumes: list[dict[str, Any]] = [
+        {"name": "config", "configMap": {"name": names.config_map, "defaultMode": 0o444}},
+        {"name": "runtime", "emptyDir": {"medium": "Memory", "sizeLimit": "64Mi"}},
+        {"name": "logs", "emptyDir": {"sizeLimit": "1Gi"}},
+    ]
+    if cluster.spec.tls.enabled:
+        # 0440 with fsGroup: readable by the member's group, never by others.
+        secret = {"secretName": tls.member_secret(cluster, names), "defaultMode": 0o440}
+        volumes.append({"name": "tls", "secret": secret})
+    return volumes
 
 
 def _pod_spec(cluster: ZookeeperCluster, names: ClusterNames) -> dict[str, Any]:
@@ -115,7 +148,7 @@ def _pod_spec(cluster: ZookeeperCluster, names: ClusterNames) -> dict[str, Any]:
             }
         },
         "containers": [_container(cluster, names)],
-        "volumes": [{"name": "config", "configMap": {"name": names.config_map, "defaultMode": 0o444}}],
+        "volumes": _volumes(cluster, names),
     }
     for key, value in (
         ("tolerations", overrides.tolerations),
@@ -129,14 +162,21 @@ def _pod_spec(cluster: ZookeeperCluster, names: ClusterNames) -> dict[str, Any]:
 
 
 def pod_template(
-    cluster: ZookeeperCluster, names: ClusterNames, config_files: dict[str, str]
+    cluster: ZookeeperCluster,
+    names: ClusterNames,
+    config_files: dict[str, str],
+    tls_fingerprint: str | None = None,
 ) -> dict[str, Any]:
-    """The member pod template, annotated with the hash of everything a restart would pick up."""
+    """The member pod template, annotated with the hash of everything a restart would pick up: also the
+    fingerprint of the member certificate and trust bundle, as ZooKeeper reads them only at start."""
     spec = _pod_spec(cluster, names)
     labels = {**cluster.spec.pod.labels, **names.labels()}
     annotations = dict(cluster.spec.pod.annotations)
     restart_at = cluster.metadata.get("annotations", {}).get(ANNOTATION_RESTART_AT)
-    annotations[ANNOTATION_RESTART_HASH] = restart_hash(spec, labels, annotations, config_files, restart_at)
+    parts: list[Any] = [spec, labels, annotations, config_files, restart_at]
+    if tls_fingerprint is not None:
+        parts.append(tls_fingerprint)  # absent without TLS: hashes of existing clusters stay the same
+    annotations[ANNOTATION_RESTART_HASH] = restart_hash(*parts)
     return {"metadata": {"labels": labels, "annotations": annotations}, "spec": spec}
 
 

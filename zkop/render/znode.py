@@ -106,7 +106,8 @@ def app_secret(znode: ZookeeperZnode, credential: AppCredential) -> dict[str, An
     }
 
 
-def app_discovery(znode: ZookeeperZnode, hosts: str, chroot: str) -> dict[str, Any]:
+def app_discovery(znode: ZookeeperZnode, hosts: str, chroot: str, client: dict[str, str]) -> dict[str, Any]:
+    """`client`: the cluster's connection keys (port, TLS), see discovery.client_keys."""
     config_map = subtree_discovery(
         name=object_name(znode),
         namespace=znode.namespace,
@@ -114,6 +115,7 @@ def app_discovery(znode: ZookeeperZnode, hosts: str, chroot: str) -> dict[str, A
         hosts=hosts,
         chroot=chroot,
         secret_name=object_name(znode),
+        client=client,
     )
     config_map["metadata"]["ownerReferences"] = [owner_reference(znode)]
     return config_map

@@ -10,6 +10,7 @@ CLIENT_PORT = 2181
 QUORUM_PORT = 2888
 ELECTION_PORT = 3888
 ADMIN_PORT = 8080
+SECURE_CLIENT_PORT = 2281
 
 Role = Literal["participant", "observer"]
 
@@ -32,19 +33,20 @@ class Member:
     quorum_port: int = QUORUM_PORT
     election_port: int = ELECTION_PORT
     role: Role = "participant"
-    client_address: str = ""
+    # "" (the default): plain-text clients are served on the member's own address, advertised as such in
+    # /zookeeper/config. None: the line names no client address. With TLS the client listener is
+    # configured statically (secureClientPort) and nothing plain-text is advertised, so clients that
+    # follow /zookeeper/config (Curator's ensemble tracker) are never sent to a plain-text port.
+    client_address: str | None = ""
 
     def __post_init__(self) -> None:
-        # Clients are served on the member's own address, advertised as such in /zookeeper/config.
-        if not self.client_address:
+        if self.client_address == "":
             object.__setattr__(self, "client_address", f"{self.host}:{CLIENT_PORT}")
 
     @property
     def line(self) -> str:
-        return (
-            f"server.{self.id}={self.host}:{self.quorum_port}:{self.election_port}:{self.role};"
-            f"{self.client_address}"
-        )
+        line = f"server.{self.id}={self.host}:{self.quorum_port}:{self.election_port}:{self.role}"
+        return f"{line};{self.client_address}" if self.client_address else line
 
     @property
     def spec(self) -> str:
@@ -107,7 +109,7 @@ def parse_membership(text: str) -> Membership:
             quorum_port=int(match["quorum"]),
             election_port=int(match["election"]),
             role="observer" if match["role"] == "observer" else "participant",
-            client_address=match["client"] or "",
+            client_address=match["client"] or None,
         )
         if member.id in members:
             raise MembershipError(f"server.{member.id} appears twice")

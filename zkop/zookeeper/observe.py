@@ -9,13 +9,21 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import aiohttp
 
-from zkop.zookeeper.membership import ADMIN_PORT, CLIENT_PORT, Membership, MembershipError, parse_membership
+from zkop.zookeeper.membership import (
+    ADMIN_PORT,
+    CLIENT_PORT,
+    SECURE_CLIENT_PORT,
+    Membership,
+    MembershipError,
+    parse_membership,
+)
 
 Role = Literal["leader", "follower", "observer", "down"]
 DEFAULT_TIMEOUT = 3.0
@@ -74,8 +82,29 @@ class EnsembleState:
         return next((m for m in self.members if m.id == member_id), None)
 
 
-async def _admin(session: aiohttp.ClientSession, address: str, command: str) -> dict[str, Any]:
-    async with session.get(f"http://{address}:{ADMIN_PORT}/commands/{command}") as response:
+@dataclass(frozen=True)
+class Dial:
+    """How to reach members: plain text, or TLS with zkop's client certificate (see connection.py)."""
+
+    tls: ssl.SSLContext | None = None
+
+    @property
+    def admin_scheme(self) -> str:
+        return "https" if self.tls else "http"
+
+    @property
+    def client_port(self) -> int:
+        return SECURE_CLIENT_PORT if self.tls else CLIENT_PORT
+
+
+PLAIN = Dial()
+
+
+async def _admin(
+    session: aiohttp.ClientSession, address: str, command: str, dial: Dial = PLAIN
+) -> dict[str, Any]:
+    url = f"{dial.admin_scheme}://{address}:{ADMIN_PORT}/commands/{command}"
+    async with session.get(url, ssl=dial.tls if dial.tls else True) as response:
         text = await response.text()
         if response.status != 200:
             raise RuntimeError(f"{command}: HTTP {response.status}")
@@ -85,11 +114,13 @@ async def _admin(session: aiohttp.ClientSession, address: str, command: str) -> 
         return body
 
 
-async def four_letter_word(address: str, word: str, timeout: float = DEFAULT_TIMEOUT) -> str:
-    """Send a four-letter word to the client port and return the whole answer."""
+async def four_letter_word(
+    address: str, word: str, timeout: float = DEFAULT_TIMEOUT, dial: Dial = PLAIN
+) -> str:
+    """Send a four-letter word to the client port (over TLS when `dial` says so) and return the answer."""
 
     async def exchange() -> str:
-        reader, writer = await asyncio.open_connection(address, CLIENT_PORT)
+        reader, writer = await asyncio.open_connection(address, dial.client_port, ssl=dial.tls)
         try:
             writer.write(word.encode())
             await writer.drain()
@@ -106,11 +137,13 @@ def membership_from_conf(conf_output: str) -> Membership:
     return parse_membership("\n".join(wanted))
 
 
-async def observe_member(member_id: int, address: str, session: aiohttp.ClientSession) -> MemberState:
+async def observe_member(
+    member_id: int, address: str, session: aiohttp.ClientSession, dial: Dial = PLAIN
+) -> MemberState:
     """Observe one member; never raises: problems become `role="down"` with `error` set."""
     try:
-        srvr = await _admin(session, address, "server_stats")
-        zab = await _admin(session, address, "zabstate")
+        srvr = await _admin(session, address, "server_stats", dial)
+        zab = await _admin(session, address, "zabstate", dial)
     except (TimeoutError, aiohttp.ClientError, RuntimeError, ValueError, OSError) as exc:
         return MemberState(member_id, address, error=str(exc) or type(exc).__name__)
     state_name = str(srvr.get("server_stats", {}).get("server_state", ""))
@@ -126,7 +159,7 @@ async def observe_member(member_id: int, address: str, session: aiohttp.ClientSe
     )
     if role == "leader":
         try:
-            mon = await _admin(session, address, "monitor")
+            mon = await _admin(session, address, "monitor", dial)
         except (TimeoutError, aiohttp.ClientError, RuntimeError, ValueError, OSError) as exc:
             return MemberState(**{**state.__dict__, "error": f"monitor: {exc}"})
         state = MemberState(
@@ -142,13 +175,13 @@ async def observe_member(member_id: int, address: str, session: aiohttp.ClientSe
 
 
 async def observe_ensemble(
-    addresses: Mapping[int, str | None], timeout: float = DEFAULT_TIMEOUT
+    addresses: Mapping[int, str | None], timeout: float = DEFAULT_TIMEOUT, *, dial: Dial = PLAIN
 ) -> EnsembleState:
     """Observe every member concurrently. A member without an address (pod not running) is down."""
     client_timeout = aiohttp.ClientTimeout(total=timeout)
     async with aiohttp.ClientSession(timeout=client_timeout) as session:
         known = {i: a for i, a in addresses.items() if a}
-        observed = await asyncio.gather(*(observe_member(i, a, session) for i, a in known.items()))
+        observed = await asyncio.gather(*(observe_member(i, a, session, dial) for i, a in known.items()))
     states = {s.id: s for s in observed}
     for member_id, address in addresses.items():
         if not address:
@@ -158,8 +191,9 @@ async def observe_ensemble(
     # Ask serving members for the membership, leader first: it is the one that commits reconfigs.
     for candidate in sorted((m for m in members if m.serving), key=lambda m: m.role != "leader"):
         try:
-            membership = membership_from_conf(await four_letter_word(candidate.address, "conf", timeout))
+            conf = await four_letter_word(candidate.address, "conf", timeout, dial)
+            membership = membership_from_conf(conf)
             break
-        except (TimeoutError, OSError, MembershipError) as exc:
+        except (TimeoutError, OSError, ssl.SSLError, MembershipError) as exc:
             errors.append(f"conf from member {candidate.id}: {exc or type(exc).__name__}")
     return EnsembleState(members, membership, tuple(errors))

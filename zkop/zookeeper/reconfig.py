@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from kazoo.client import KazooClient
 from kazoo.exceptions import (
@@ -20,8 +19,10 @@ from kazoo.exceptions import (
 )
 from kazoo.handlers.threading import KazooTimeoutError
 
-from zkop.render.identity import SUPERUSER
-from zkop.zookeeper.membership import CLIENT_PORT, Member, Membership, parse_membership
+from zkop.zookeeper.connection import Connection, SuperuserCredential
+from zkop.zookeeper.membership import Member, Membership, parse_membership
+
+__all__ = ["Connection", "ReconfigError", "SuperuserCredential", "read_membership", "reconfigure"]
 
 CONNECT_TIMEOUT = 10.0
 
@@ -34,25 +35,24 @@ class ReconfigError(RuntimeError):
         super().__init__(message)
 
 
-@dataclass(frozen=True)
-class SuperuserCredential:
-    password: str
-
-    def auth_data(self) -> list[tuple[str, str]]:
-        return [("digest", f"{SUPERUSER}:{self.password}")]
-
-    def __repr__(self) -> str:  # never let the password reach a log line
-        return "SuperuserCredential(<redacted>)"
+Access = Connection | SuperuserCredential | None
 
 
-def _hosts(addresses: Sequence[str]) -> str:
-    return ",".join(a if ":" in a else f"{a}:{CLIENT_PORT}" for a in addresses)
+def connection_of(access: Access) -> Connection:
+    """A plain superuser credential means a plain-text connection (clusters without TLS, tests)."""
+    if isinstance(access, Connection):
+        return access
+    return Connection(access if access is not None else SuperuserCredential(""))
 
 
-def _client(addresses: Sequence[str], credential: SuperuserCredential | None) -> KazooClient:
+def _client(addresses: Sequence[str], access: Access, *, authenticate: bool = True) -> KazooClient:
+    connection = connection_of(access)
+    args = connection.kazoo_args()
+    if not authenticate or not connection.credential.password:
+        args.pop("auth_data")
     client = KazooClient(
-        hosts=_hosts(addresses),
-        auth_data=credential.auth_data() if credential else None,
+        hosts=connection.hosts(list(addresses)),
+        **args,
         timeout=CONNECT_TIMEOUT,
         connection_retry={"max_tries": 3, "delay": 0.2, "max_delay": 1.0},
     )
@@ -60,8 +60,8 @@ def _client(addresses: Sequence[str], credential: SuperuserCredential | None) ->
     return client
 
 
-def _read(addresses: Sequence[str]) -> Membership:
-    client = _client(addresses, None)
+def _read(addresses: Sequence[str], access: Access = None) -> Membership:
+    client = _client(addresses, access, authenticate=False)
     try:
         client.sync("/zookeeper/config")
         data, _ = client.get("/zookeeper/config")
@@ -71,26 +71,43 @@ def _read(addresses: Sequence[str]) -> Membership:
         client.close()
 
 
-async def read_membership(addresses: Sequence[str]) -> Membership:
+async def read_membership(addresses: Sequence[str], access: Access = None) -> Membership:
     """The committed membership and its version, read (after a sync) through the given members."""
-    return await asyncio.to_thread(_read, list(addresses))
+    return await asyncio.to_thread(_read, list(addresses), access)
 
 
 def _reconfig(
     addresses: Sequence[str],
-    credential: SuperuserCredential | None,
+    access: Access,
     joining: Sequence[Member],
     leaving: Sequence[int],
     from_version: int,
 ) -> Membership:
-    client = _client(addresses, credential)
+    client = _client(addresses, access)
     try:
-        data, _ = client.reconfig(
-            joining=",".join(m.line for m in joining) or None,
-            leaving=",".join(str(i) for i in leaving) or None,
-            new_members=None,
-            from_config=from_version,
-        )
+        if all(m.client_address for m in joining):
+            data, _ = client.reconfig(
+                joining=",".join(m.line for m in joining) or None,
+                leaving=",".join(str(i) for i in leaving) or None,
+                new_members=None,
+                from_config=from_version,
+            )
+        else:
+            # ZooKeeper's incremental form insists on a client address in a joining line ("each server
+            # should have 3 ports specified"); with TLS nothing plain-text is advertised, so the change is
+            # sent as the whole new membership, still compare-and-swapped on the version it was planned on.
+            client.sync("/zookeeper/config")
+            current = parse_membership(client.get("/zookeeper/config")[0].decode())
+            if current.version != from_version:
+                raise BadVersionError()
+            changed = {m.id for m in joining} | set(leaving)
+            members = [m for m in current.members if m.id not in changed] + list(joining)
+            data, _ = client.reconfig(
+                joining=None,
+                leaving=None,
+                new_members=",".join(m.line for m in sorted(members)),
+                from_config=from_version,
+            )
         return parse_membership(data.decode())
     except BadVersionError:
         raise ReconfigError(
@@ -104,7 +121,7 @@ def _reconfig(
     except (ConnectionLoss, SessionExpiredError):
         # Removing the leader (or the member we talk to) drops the connection before the answer
         # arrives: the outcome is unknown, so read the committed membership and judge from it.
-        return _settle(addresses, joining, leaving, from_version)
+        return _settle(addresses, access, joining, leaving, from_version)
     except NoAuthError:
         raise ReconfigError(
             "NotAuthorized", "ZooKeeper refused the reconfig: superuser auth failed"
@@ -115,12 +132,16 @@ def _reconfig(
 
 
 def _settle(
-    addresses: Sequence[str], joining: Sequence[Member], leaving: Sequence[int], from_version: int
+    addresses: Sequence[str],
+    access: Access,
+    joining: Sequence[Member],
+    leaving: Sequence[int],
+    from_version: int,
 ) -> Membership:
     deadline = time.monotonic() + 3 * CONNECT_TIMEOUT
     while True:
         try:
-            current = _read(addresses)
+            current = _read(addresses, access)
         except (ConnectionLoss, SessionExpiredError, KazooTimeoutError):
             if time.monotonic() > deadline:
                 raise ReconfigError(
@@ -138,7 +159,7 @@ def _settle(
 
 async def reconfigure(
     addresses: Sequence[str],
-    credential: SuperuserCredential | None,
+    access: Access,
     *,
     joining: Sequence[Member] = (),
     leaving: Sequence[int] = (),
@@ -146,11 +167,12 @@ async def reconfigure(
 ) -> Membership:
     """Incremental reconfig with a compare-and-swap on `from_version`; returns the new membership.
 
+    `access`: a Connection (TLS and superuser), or a bare SuperuserCredential for plain text.
     `addresses` should be members that stay: a client connected to a leaving member may see
     ConnectionLoss with the outcome unknown (see the shared notes).
     """
     if not joining and not leaving:
         raise ValueError("a reconfig needs members joining or leaving")
     return await asyncio.to_thread(
-        _reconfig, list(addresses), credential, list(joining), list(leaving), from_version
+        _reconfig, list(addresses), access, list(joining), list(leaving), from_version
     )

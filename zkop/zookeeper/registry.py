@@ -20,6 +20,7 @@ from kazoo.exceptions import (
     NotEmptyError,
     RolledBackError,
 )
+from kazoo.security import ACL
 
 from zkop.registry import ledger
 from zkop.registry.diff import Changes
@@ -142,15 +143,18 @@ def _failure(results: list[Any]) -> Exception | None:
     return next((r for r in results if isinstance(r, Exception) and not isinstance(r, RolledBackError)), None)
 
 
-def ensure_parents(client: KazooClient, export_uid: str, changes: Changes) -> None:
+def ensure_parents(
+    client: KazooClient, export_uid: str, changes: Changes, parent_acl: list[ACL] | None = None
+) -> None:
     """Create the registry parents and ledger parents the creates need (persistent, idempotent).
 
     Parents are shared with other writers (every Curator client of a service creates the same ones), so
-    zkop creates them when missing and never deletes them; only ledger parents are zkop's own.
+    zkop creates them when missing (with `parent_acl`, see zkop.zookeeper.acls) and never deletes them;
+    only ledger parents are zkop's own. Everything else gets the client's default ACL.
     """
     paths = list(changes.creates) + list(changes.recreates)
     for parent in sorted({ledger.split(p)[0] for p in paths}):
-        client.ensure_path(parent)
+        client.ensure_path(parent, acl=parent_acl)
     for ledger_parent in sorted({ledger.ledger_parent(export_uid, p) for p in changes.creates}):
         client.ensure_path(ledger_parent)
 
@@ -162,13 +166,14 @@ def write(
     *,
     max_bytes: int = BATCH_BYTES,
     max_ops: int = BATCH_OPS,
+    parent_acl: list[ACL] | None = None,
 ) -> WriteReport:
     """Commit `changes` in batched transactions; a batch that fails is retried unit by unit so one
     foreign node in the way costs only its own unit, never the rest of the batch."""
     report = WriteReport()
     if changes.empty:
         return report
-    ensure_parents(client, export_uid, changes)
+    ensure_parents(client, export_uid, changes, parent_acl)
     for batch in batches(_units(export_uid, changes), max_bytes, max_ops):
         results = _commit(client, batch)
         report.transactions += 1

@@ -16,8 +16,9 @@ from typing import TypeVar
 from kazoo.client import KazooClient
 from kazoo.protocol.states import KazooState
 
-from zkop.zookeeper.membership import CLIENT_PORT
-from zkop.zookeeper.reconfig import SuperuserCredential
+from zkop.zookeeper import acls
+from zkop.zookeeper.connection import Connection, SuperuserCredential
+from zkop.zookeeper.reconfig import connection_of
 
 T = TypeVar("T")
 CONNECT_TIMEOUT = 15.0
@@ -32,11 +33,17 @@ class EnsembleKey:
 class Session:
     """One kazoo client for one ensemble; reconnects by itself, hosts refreshed as members move."""
 
-    def __init__(self, hosts: Sequence[str], credential: SuperuserCredential) -> None:
+    def __init__(self, hosts: Sequence[str], access: Connection | SuperuserCredential) -> None:
         self.hosts = list(hosts)
+        self.connection = connection_of(access)
         self.client = KazooClient(
             hosts=self._connect_string(self.hosts),
-            auth_data=credential.auth_data(),
+            **self.connection.kazoo_args(),
+            # What zkop creates without naming an ACL (registry nodes, its ledger): anyone may read,
+            # only zkop may change it (see zkop.zookeeper.acls).
+            default_acl=acls.published(self.connection.credential.password)
+            if self.connection.credential.password
+            else None,
             timeout=10.0,
             connection_retry={"max_tries": -1, "delay": 0.1, "max_delay": 2.0},
             command_retry={"max_tries": 3, "delay": 0.1, "max_delay": 1.0},
@@ -45,9 +52,8 @@ class Session:
         self.client.add_listener(self._on_state)
         self.client.start(timeout=CONNECT_TIMEOUT)
 
-    @staticmethod
-    def _connect_string(hosts: Sequence[str]) -> str:
-        return ",".join(h if ":" in h else f"{h}:{CLIENT_PORT}" for h in hosts)
+    def _connect_string(self, hosts: Sequence[str]) -> str:
+        return self.connection.hosts(list(hosts))
 
     def _on_state(self, state: KazooState) -> None:
         if state == KazooState.LOST:
@@ -70,11 +76,18 @@ class Sessions:
         self._sessions: dict[EnsembleKey, Session] = {}
         self._lock = asyncio.Lock()
 
-    async def get(self, key: EnsembleKey, hosts: Sequence[str], credential: SuperuserCredential) -> Session:
+    async def get(
+        self, key: EnsembleKey, hosts: Sequence[str], access: Connection | SuperuserCredential
+    ) -> Session:
+        """The ensemble's session; a new one when the connection changed (a rotated certificate)."""
         async with self._lock:
             session = self._sessions.get(key)
+            if session is not None and session.connection != connection_of(access):
+                self._sessions.pop(key)
+                await asyncio.to_thread(session.close)
+                session = None
             if session is None:
-                session = await asyncio.to_thread(Session, hosts, credential)
+                session = await asyncio.to_thread(Session, hosts, access)
                 self._sessions[key] = session
             else:
                 session.set_hosts(hosts)

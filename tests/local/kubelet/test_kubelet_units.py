@@ -1,11 +1,13 @@
 """Pure pieces of the runtime (no namespaces needed): $(VAR) expansion, image references, hosts records,
-projected-volume writes."""
+projected-volume writes, capability sets and the seccomp filter."""
 
 from __future__ import annotations
 
 import os
+import struct
 from pathlib import Path
 
+from zkop_local.kubelet.runtime import security
 from zkop_local.kubelet.runtime.envvars import expand
 from zkop_local.kubelet.runtime.hosts import cluster_records, render_hosts, write_in_place
 from zkop_local.kubelet.runtime.images.table import ImageTable, split_reference
@@ -81,3 +83,71 @@ def test_projection_swaps_data_atomically(tmp_path: Path) -> None:
     assert write_projection(vol, {"a": (b"3", 0o644)}, None)
     assert (vol / "a").read_text() == "3" and not (vol / "dir").exists()
     assert len([p for p in os.listdir(vol) if p.startswith("..") and p != "..data"]) == 1
+
+
+def _run_bpf(program: list[tuple[int, int, int, int]], nr: int, arch: int, arg0: int = 0) -> int:
+    """A classic-BPF interpreter for the instructions the seccomp filter uses."""
+    data = struct.pack("<iIQ6Q", nr, arch, 0, arg0, 0, 0, 0, 0, 0)
+    acc, pc = 0, 0
+    while True:
+        code, jt, jf, k = program[pc]
+        if code == 0x20:  # ld [k]
+            acc = struct.unpack_from("<I", data, k)[0]
+            pc += 1
+        elif code in (0x15, 0x35, 0x45):  # jeq, jge, jset
+            taken = {0x15: acc == k, 0x35: acc >= k, 0x45: bool(acc & k)}[code]
+            pc += 1 + (jt if taken else jf)
+        elif code == 0x06:  # ret
+            return k
+        else:
+            raise AssertionError(f"unexpected BPF code {code:#x}")
+
+
+def test_capability_sets_follow_containerd() -> None:
+    names = {v: k for k, v in security.CAP_NUMBER.items()}
+    assert security.bounding_set(None) is None
+    assert security.bounding_set({}) == sorted(security.DEFAULT_CAPS)
+    assert security.bounding_set({"drop": ["ALL"]}) == []
+    assert security.bounding_set({"drop": ["all"], "add": ["net_bind_service", "CAP_KILL", "NOPE"]}) == [
+        5,
+        10,
+    ]
+    dropped = security.bounding_set({"drop": ["NET_RAW", "MKNOD"]})
+    assert dropped is not None and {names[c] for c in dropped} == {
+        names[c] for c in security.DEFAULT_CAPS
+    } - {"NET_RAW", "MKNOD"}
+    assert security.bounding_set({"add": ["ALL"], "drop": ["SYS_ADMIN"]}) == [
+        c for c in range(64) if c != security.CAP_NUMBER["SYS_ADMIN"]
+    ]
+    assert security.process_hardening({"runAsUser": 1000, "readOnlyRootFilesystem": True}) == {}
+    assert security.process_hardening({"allowPrivilegeEscalation": False}) == {"no_new_privs": True}
+    assert security.process_hardening({"privileged": True, "capabilities": {"drop": ["ALL"]}}) == {}
+
+
+def test_runtime_default_filter_decisions() -> None:
+    x86 = security.AUDIT_ARCH["x86_64"]
+    allow, eperm, enosys = security.RET_ALLOW, security.RET_ERRNO | 1, security.RET_ERRNO | 38
+    nr = {name: numbers[0] for name, numbers in security.SYSCALLS.items() if numbers[0] is not None}
+    default = security.runtime_default_filter(security.DEFAULT_CAPS, "x86_64")
+    assert default is not None and len(default) < 4096
+    for number in (0, 1, 59, 101, 257, nr["chroot"]):  # read, write, execve, ptrace, openat, chroot
+        assert _run_bpf(default, number, x86) == allow, number
+    for name in ("mount", "umount2", "unshare", "setns", "keyctl", "bpf", "reboot", "init_module", "acct"):
+        assert _run_bpf(default, nr[name], x86) == eperm, name
+    assert _run_bpf(default, nr["clone3"], x86) == enosys
+    assert _run_bpf(default, nr["clone"], x86, arg0=0x01200011) == allow  # fork()
+    assert _run_bpf(default, nr["clone"], x86, arg0=0x00010000 | 0x40000000) == eperm  # CLONE_NEWNET
+    assert _run_bpf(default, nr["personality"], x86, arg0=0xFFFFFFFF) == allow
+    assert _run_bpf(default, nr["personality"], x86, arg0=0x0008) == allow
+    assert _run_bpf(default, nr["personality"], x86, arg0=0x0040000) == eperm  # ADDR_NO_RANDOMIZE
+    assert _run_bpf(default, 0x40000000 | 1, x86) == security.RET_KILL_PROCESS  # x32 ABI
+    assert _run_bpf(default, 1, 0x40000003) == security.RET_KILL_PROCESS  # i386
+    none = security.runtime_default_filter(frozenset(), "x86_64")
+    assert none is not None and _run_bpf(none, nr["chroot"], x86) == eperm
+    admin = security.runtime_default_filter(security.DEFAULT_CAPS | {21}, "x86_64")
+    assert admin is not None
+    assert _run_bpf(admin, nr["mount"], x86) == _run_bpf(admin, nr["clone3"], x86) == allow
+    assert _run_bpf(admin, nr["keyctl"], x86) == eperm
+    arm = security.runtime_default_filter(security.DEFAULT_CAPS, "aarch64")
+    assert arm is not None and _run_bpf(arm, 40, security.AUDIT_ARCH["aarch64"]) == eperm  # mount
+    assert security.runtime_default_filter(security.DEFAULT_CAPS, "riscv64") is None

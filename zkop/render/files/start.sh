@@ -44,7 +44,10 @@ if compgen -G "$data_dir/version-2/snapshot.*" > /dev/null || compgen -G "$data_
 fi
 
 own_host="${POD_NAME}.${ZKOP_PEER_DOMAIN}"
-own_line="server.${myid}=${own_host}:2888:3888:observer;${own_host}:2181"
+own_line="server.${myid}=${own_host}:2888:3888:observer"
+# Without TLS a member advertises its plain-text client address in its line; with TLS the client
+# listeners are static settings and nothing plain-text is advertised (see zkop/render/tls.py).
+grep -q '^secureClientPort=' "$templates/zoo.cfg" || own_line="${own_line};${own_host}:2181"
 dynamic="$conf_dir/zoo.cfg.dynamic.$chosen_version"
 if ! grep -qE "^server\.${myid}=" "$chosen"; then
   # Our own view (members + ourselves) is written as version 0, older than anything the ensemble
@@ -66,11 +69,31 @@ for old in "$conf_dir"/zoo.cfg.dynamic.*; do
   [ "$old" = "$dynamic" ] || [ "${old##*.}" = "next" ] || rm -f "$old"
 done
 
+# TLS: the member's Secret holds tls.key, tls.crt and ca.crt; ZooKeeper's PEM key store wants key and
+# certificate in one file, joined here into a private, memory-backed directory (never onto the volume).
+tls_settings=""
+if [ -n "${ZKOP_TLS_DIR:-}" ]; then
+  store_dir="${ZKOP_RUNTIME:-/tmp}/zkop-tls"
+  mkdir -p "$store_dir"
+  chmod 700 "$store_dir"
+  (umask 077 && cat "$ZKOP_TLS_DIR/tls.key" "$ZKOP_TLS_DIR/tls.crt" > "$store_dir/keystore.pem.tmp")
+  mv "$store_dir/keystore.pem.tmp" "$store_dir/keystore.pem"
+  cat "$ZKOP_TLS_DIR/ca.crt" > "$store_dir/truststore.pem.tmp"
+  mv "$store_dir/truststore.pem.tmp" "$store_dir/truststore.pem"
+  for prefix in ssl ssl.quorum; do
+    tls_settings+="${prefix}.keyStore.location=$store_dir/keystore.pem"$'\n'
+    tls_settings+="${prefix}.trustStore.location=$store_dir/truststore.pem"$'\n'
+  done
+fi
 {
   cat "$templates/zoo.cfg"
   echo "dataDir=$data_dir"
   echo "dynamicConfigFile=$dynamic"
   echo "admin.serverAddress=${POD_IP:-0.0.0.0}"
+  # Static client listeners (TLS, and plain text kept for migration) bind the member's own address.
+  if grep -q '^secureClientPort=' "$templates/zoo.cfg"; then echo "secureClientPortAddress=${POD_IP:-0.0.0.0}"; fi
+  if grep -q '^clientPort=' "$templates/zoo.cfg"; then echo "clientPortAddress=${POD_IP:-0.0.0.0}"; fi
+  printf '%s' "$tls_settings"
 } > "$conf_dir/zoo.cfg.tmp"
 mv "$conf_dir/zoo.cfg.tmp" "$conf_dir/zoo.cfg"
 # Written fresh, never copied: a copy keeps the ConfigMap's read-only mode and a restarted member (not root)

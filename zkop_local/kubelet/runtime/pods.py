@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import hosts, markers, rootfs
+from . import hosts, markers, rootfs, security
 from .envvars import ConfigError, container_env, expand
 from .images.table import ImageRuntime
 from .network import PodNetwork
@@ -246,6 +246,8 @@ class PodWorker:
         cdir = self.dir / "containers" / name
         cdir.mkdir(parents=True, exist_ok=True)
         ident = self._identity(container, image)
+        sc = _security(self.pod, container)
+        hardening = security.process_hardening(sc)
         try:
             pod_env = await container_env(
                 self.pod, container, self.runtime.sources, self.pod_ip, self.runtime.host_ip
@@ -304,10 +306,20 @@ class PodWorker:
             "workdir": container.get("workingDir") or image.workdir,
             "argv": argv,
             "env": env,
+            "readonly_root": bool(sc.get("readOnlyRootFilesystem")),
+            "readonly_exempt": list(rootfs.WRITABLE_IN_READONLY_ROOT),
+            **hardening,
         }
         ports = {p["name"]: int(p["containerPort"]) for p in container.get("ports") or [] if p.get("name")}
         target = ProbeTarget(
-            pid=0, pod_ip=self.pod_ip or "", env=env, uid=ident.uid, gid=ident.gid, ports=ports
+            pid=0,
+            pod_ip=self.pod_ip or "",
+            env=env,
+            uid=ident.uid,
+            gid=ident.gid,
+            ports=ports,
+            # exec probes, hooks and exec() run under the same restrictions as the container's process
+            hardening={**hardening, "groups": ident.groups} if hardening else {},
         )
         return spec, target
 

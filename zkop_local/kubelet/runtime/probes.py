@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import ssl
 import subprocess
+import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+from .processes import LAUNCHER
 
 
 @dataclass
@@ -24,6 +28,8 @@ class ProbeTarget:
     uid: int | None
     gid: int | None
     ports: dict[str, int]
+    # launcher fields (groups, bounding_caps, no_new_privs, seccomp_filter) when the container is hardened
+    hardening: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -55,12 +61,23 @@ def nsenter_argv(pid: int, argv: Sequence[str], uid: int | None, gid: int | None
     return [*cmd, "--", *argv]
 
 
+def launcher_exec_argv(target: ProbeTarget, argv: Sequence[str]) -> list[str]:
+    """Run argv in a hardened container through the launcher, which also drops capabilities, sets
+    no_new_privs and installs the seccomp filter (nsenter cannot)."""
+    spec = {**target.hardening, "pid": target.pid, "uid": target.uid, "gid": target.gid, "argv": list(argv)}
+    return [sys.executable, "-I", "-S", LAUNCHER, "--exec", json.dumps(spec)]
+
+
 async def exec_in_container(
     target: ProbeTarget, argv: Sequence[str], timeout: float | None
 ) -> tuple[int | None, bytes]:
     """Exit code (None on timeout) and combined output."""
+    if target.hardening:
+        command = launcher_exec_argv(target, argv)
+    else:
+        command = nsenter_argv(target.pid, argv, target.uid, target.gid)
     proc = await asyncio.create_subprocess_exec(
-        *nsenter_argv(target.pid, argv, target.uid, target.gid),
+        *command,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -15,6 +15,10 @@ Op = dict[str, Any]
 
 HOST_TOP_LEVEL = ("usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "opt")
 DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
+# readOnlyRootFilesystem leaves these writable, as a container runtime does: /dev (with /dev/shm and the
+# device nodes) and /proc are not part of the image, /etc/hosts is the kubelet's writable bind mount
+# (/etc/hostname and /etc/resolv.conf become read-only, as containerd mounts them then).
+WRITABLE_IN_READONLY_ROOT = ("/dev", "/proc", "/etc/hosts")
 
 
 class MountError(Exception):
@@ -107,6 +111,7 @@ def volume_ops(container: Mapping[str, Any], volumes: Mapping[str, PreparedVolum
                 "target": vm["mountPath"],
                 "readonly": bool(vm.get("readOnly")) or vol.read_only,
                 "recursive": True,
+                "volume": True,  # mounted after the root is made read-only (readOnlyRootFilesystem)
             }
         )
     return ops

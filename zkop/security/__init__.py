@@ -1,0 +1,1 @@
+"""Certificates, trust and identities: the pure side of zkop security."""
