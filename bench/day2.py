@@ -88,7 +88,8 @@ leftovers = cast(Callable[[Path], list[str]], importlib.import_module("tests.e2e
 
 def _body(replicas: int) -> dict[str, Any]:
     """The e2e harness's cluster (tests/e2e/day2.py): 96Mi heap, serial GC, C1 only; claims deleted.
-    Plain text for both strategies, so the comparison is about the procedure (TLS has its own bench)."""
+    Plain text and an open root for both strategies, so the comparison is about the procedure (TLS has
+    its own bench)."""
     return {
         "apiVersion": "zkop.io/v1alpha1",
         "kind": "ZookeeperCluster",
@@ -99,6 +100,7 @@ def _body(replicas: int) -> dict[str, Any]:
             "storage": {"size": "1Gi", "reclaimPolicy": "Delete"},
             "jvm": {"heap": "96Mi", "extraFlags": ["-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"]},
             "tls": {"enabled": False},
+            "rootAcl": "open",  # the writer writes at the top level, as the naive baseline lets it
         },
     }
 

@@ -5,6 +5,7 @@ Everything goes through the same doors a user would use: `zkop local up`, kubect
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -88,15 +89,37 @@ def main() -> None:
         )
     print(f"   leader: {status.get('leader')}, membership version {status.get('configVersion')}")
     print(f"   connection string: {status.get('connectionString')}")
-    addresses = ",".join(f"{m['address']}:2181" for m in status.get("members", []) if m.get("address"))
+    tls = status.get("tls") or {}
+    print(
+        f"   TLS: {tls.get('mode', 'disabled')}, issuer {tls.get('issuer', '-')}, "
+        f"certificate valid until {tls.get('certificateNotAfter', '-')}"
+    )
+    port = 2281 if tls.get("mode", "disabled") != "disabled" else 2181
+    addresses = ",".join(f"{m['address']}:{port}" for m in status.get("members", []) if m.get("address"))
     print("== connect")
     print(f"   export KUBECONFIG={kubeconfig}")
     print(f"   {BIN / 'kubectl'} get zk zk -o yaml        # full status")
-    print(f"   /usr/share/zookeeper/bin/zkCli.sh -server {addresses}")
-    print(
-        f"   {BIN / 'python'} -c \"from kazoo.client import KazooClient as K; c=K('{addresses}'); "
-        "c.start(); print(c.get_children('/'))\""
-    )
+    if port == 2281:
+        # The client certificate zkop issued (what an application mounts), written where the demo can use it.
+        files = DEFAULT_STATE_DIR / "zk-client-tls"
+        files.mkdir(mode=0o700, parents=True, exist_ok=True)
+        secret = json.loads(kubectl(kubeconfig, "get", "secret", "zk-client-tls", "-o", "json"))
+        for key, value in secret["data"].items():
+            path = files / key
+            path.write_bytes(base64.b64decode(value))
+            path.chmod(0o600)
+        print(f"   # mutual TLS: the client certificate from Secret zk-client-tls, saved in {files}")
+        print(
+            f"   {BIN / 'python'} -c \"from kazoo.client import KazooClient as K; c=K('{addresses}', "
+            f"use_ssl=True, certfile='{files}/tls.crt', keyfile='{files}/tls.key', ca='{files}/ca.crt'); "
+            "c.start(); print(c.get_children('/'))\""
+        )
+    else:
+        print(f"   /usr/share/zookeeper/bin/zkCli.sh -server {addresses}")
+        print(
+            f"   {BIN / 'python'} -c \"from kazoo.client import KazooClient as K; c=K('{addresses}'); "
+            "c.start(); print(c.get_children('/'))\""
+        )
     print("== stop")
     print(
         "   make clean-local      # or: zkop local down (removes every process, namespace and file it made)"

@@ -109,9 +109,18 @@ class Scenario:
         return None
 
     async def wait_settled(self, replicas: int, timeout: float = 180.0) -> dict[str, Any]:
-        result: dict[str, Any] = await eventually(
-            lambda: self.settled(replicas), timeout=timeout, what=f"{self.name} settled at {replicas} members"
-        )
+        try:
+            result: dict[str, Any] = await eventually(
+                lambda: self.settled(replicas),
+                timeout=timeout,
+                what=f"{self.name} settled at {replicas} members",
+            )
+        except AssertionError as exc:
+            status = await self.status()
+            conditions = [
+                (c["type"], c["status"], c["reason"], c["message"]) for c in status.get("conditions", [])
+            ]
+            raise AssertionError(f"{exc}; conditions: {conditions}") from None
         return result
 
     async def patch(self, patch: dict[str, Any]) -> None:
@@ -144,7 +153,11 @@ async def scenario(plane: LocalCluster, name: str, replicas: int, **spec: Any) -
         await s.refresh()
         if spec.get("tls", {}).get("enabled", True):
             s.tls = MountedSecret(await secret_data(s.client, f"{name}-client-tls"))
-        s.writer = ContinuousWriter(s.hosts, root=f"/writer-{name}", interval=0.05, tls=s.tls)
+        # The root is protected (spec.rootAcl): the writer, a test instrument, writes as zkop's superuser.
+        password = (await secret_data(s.client, f"{name}-zkop-superuser"))["password"]
+        s.writer = ContinuousWriter(
+            s.hosts, root=f"/writer-{name}", interval=0.05, tls=s.tls, auth=[("digest", f"super:{password}")]
+        )
         await asyncio.to_thread(s.writer.start)
         await asyncio.to_thread(s.writer.wait_for_acks, 20, 30.0)
         s.monitor = QuorumMonitor(s.member_addresses, interval=0.2, dial=dial(s.tls))

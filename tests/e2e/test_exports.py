@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from kazoo.client import KazooClient
-from kazoo.exceptions import NoNodeError
+from kazoo.exceptions import NoAuthError, NoNodeError
 from lightkube.codecs import from_dict
 from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.core_v1 import ConfigMap, Pod, Service
@@ -21,7 +21,7 @@ from lightkube.types import PatchType
 
 from tests.e2e.conftest import ready_status
 from tests.e2e.day2 import cluster_body
-from tests.support.tls import client_tls, kazoo_args
+from tests.support.tls import client_tls, kazoo_args, secret_data
 from tests.support.waiting import eventually
 from zkop.kube.client import ZookeeperClusterResource
 from zkop.operator.exports import ExportResource
@@ -91,8 +91,10 @@ EXPORT = {
 
 
 @contextmanager
-def zookeeper(hosts: str, tls: ClientTls | None = None) -> Iterator[KazooClient]:
-    client = KazooClient(hosts=hosts, timeout=10, **kazoo_args(tls))
+def zookeeper(hosts: str, tls: ClientTls | None = None, password: str = "") -> Iterator[KazooClient]:
+    """With `password`, as zkop's superuser (the root is protected; planting foreign nodes needs it)."""
+    auth = [("digest", f"super:{password}")] if password else None
+    client = KazooClient(hosts=hosts, timeout=10, auth_data=auth, **kazoo_args(tls))
     client.start(timeout=30)
     try:
         yield client
@@ -132,6 +134,7 @@ async def test_services_are_published_follow_readiness_survive_an_operator_kill_
     status = await eventually(lambda: ready_status(local_cluster), timeout=150, what="ensemble Ready")
     hosts = ",".join(f"{m['address']}:2281" for m in status["members"] if m.get("address"))
     tls = await client_tls(api, "zk")
+    password = (await secret_data(api, "zk-zkop-superuser"))["password"]
 
     async def ready_addresses() -> set[str]:
         slices = api.list(EndpointSlice, namespace=NS, labels={"kubernetes.io/service-name": "web"})
@@ -142,7 +145,7 @@ async def test_services_are_published_follow_readiness_survive_an_operator_kill_
             if e.conditions and e.conditions.ready
         }
 
-    with zookeeper(hosts, tls) as zk:
+    with zookeeper(hosts, tls, password) as zk, zookeeper(hosts, tls) as anonymous:
         # Foreign registrations in the very paths zkop writes to, and next to them.
         foreign = json.dumps({"name": "web", "id": "foreign", "address": "10.9.9.9", "port": 1}).encode()
         zk.create("/services/web/foreign", foreign, makepath=True)
@@ -161,7 +164,16 @@ async def test_services_are_published_follow_readiness_survive_an_operator_kill_
 
         first = await eventually(lambda: published("web", 2), timeout=90, what="2 instances published")
         assert {port for _, port in first.values()} == {8080}
-        await eventually(lambda: published("api", 2), timeout=30, what="api published too")
+        api_instances = await eventually(lambda: published("api", 2), timeout=30, what="api published too")
+        # What zkop published anyone may read, but only zkop may change; where zkop created the service's
+        # node (api; web's was planted above, open), only zkop may delete its instances too (ZooKeeper
+        # checks DELETE on the parent).
+        web_node = f"/services/web/{next(iter(first))}"
+        api_node = f"/services/api/{next(iter(api_instances))}"
+        assert await asyncio.to_thread(anonymous.get, web_node)
+        for attempt in (lambda: anonymous.set(web_node, b"{}"), lambda: anonymous.delete(api_node)):
+            with pytest.raises(NoAuthError):
+                await asyncio.to_thread(attempt)
 
         async def export_status() -> dict[str, Any]:
             obj = await api.get(ExportResource, "web-export", namespace=NS)

@@ -11,13 +11,14 @@ from typing import Any
 
 import pytest
 from kazoo.client import KazooClient
+from kazoo.exceptions import NoAuthError
 from lightkube import ApiError
 from lightkube.resources.apps_v1 import StatefulSet
 from lightkube.resources.core_v1 import ConfigMap, PersistentVolumeClaim, Pod, Service
 from lightkube.resources.discovery_v1 import EndpointSlice
 
 from tests.e2e.conftest import ready_status
-from tests.support.tls import client_tls, kazoo_args
+from tests.support.tls import client_tls, kazoo_args, secret_data
 from tests.support.waiting import eventually
 from zkop.kube.client import ZookeeperClusterResource
 from zkop.zookeeper.connection import ClientTls
@@ -54,8 +55,13 @@ async def client_service_addresses(cluster: LocalCluster, name: str = "zk") -> l
     ]
 
 
-def write_and_read(hosts: str, path: str, value: bytes | None, tls: ClientTls | None = None) -> bytes:
-    client = KazooClient(hosts=hosts, timeout=10, **kazoo_args(tls))
+def write_and_read(
+    hosts: str, path: str, value: bytes | None, tls: ClientTls | None = None, password: str = ""
+) -> bytes:
+    """As zkop's superuser: the root is protected, and the test writes at the top level."""
+    client = KazooClient(
+        hosts=hosts, timeout=10, auth_data=[("digest", f"super:{password}")], **kazoo_args(tls)
+    )
     client.start(timeout=20)
     try:
         if value is not None:
@@ -103,9 +109,16 @@ async def test_an_ensemble_becomes_ready_and_survives_deleting_any_pod(local_clu
     # issued (what an application mounts) is what lets a client in.
     assert all(h.endswith(":2281") for h in hosts.split(","))
     tls = await client_tls(client, "zk")
-    assert await asyncio.to_thread(write_and_read, hosts, "/e2e/survivor", b"kept", tls) == b"kept"
+    password = (await secret_data(client, "zk-zkop-superuser"))["password"]
+    assert await asyncio.to_thread(write_and_read, hosts, "/e2e/survivor", b"kept", tls, password) == b"kept"
     status = await ready_status(local_cluster)
     assert status is not None and status["tls"]["mode"] == "mtls" and status["tls"]["certificateNotAfter"]
+    # The root is protected: a certified client without zkop's identity reads it but creates nothing there.
+    await eventually(
+        lambda: _with_status(local_cluster, lambda s: s.get("rootAcl") == "protected"),
+        what="root ACL applied",
+    )
+    assert await asyncio.to_thread(root_refuses_creates, hosts, tls)
 
     for victim in ("zk-0", "zk-1", "zk-2"):
         before = await client.get(Pod, victim, namespace="default")
@@ -131,7 +144,7 @@ async def test_an_ensemble_becomes_ready_and_survives_deleting_any_pod(local_clu
         )
         assert sorted(m["role"] for m in status["members"]) == ["follower", "follower", "leader"]
         hosts = ",".join(addresses)
-        assert await asyncio.to_thread(write_and_read, hosts, "/e2e/survivor", None, tls) == b"kept"
+        assert await asyncio.to_thread(write_and_read, hosts, "/e2e/survivor", None, tls, password) == b"kept"
 
 
 @pytest.mark.parametrize("reclaim", ["Retain", "Delete"])
@@ -161,6 +174,26 @@ async def test_deleting_the_cluster_collects_its_objects_and_pvcs_follow_reclaim
     else:
         await asyncio.sleep(3)
         assert sorted(await pvcs()) == ["data-gc-0", "data-gc-1", "data-gc-2"]
+
+
+def root_refuses_creates(hosts: str, tls: ClientTls) -> bool:
+    client = KazooClient(hosts=hosts, timeout=10, **kazoo_args(tls))
+    client.start(timeout=20)
+    try:
+        client.get_children("/")
+        try:
+            client.create("/not-allowed", b"")
+        except NoAuthError:
+            return True
+        return False
+    finally:
+        client.stop()
+        client.close()
+
+
+async def _with_status(cluster: LocalCluster, check: Any) -> bool:
+    status = await ready_status(cluster)
+    return bool(status and check(status))
 
 
 async def _all_ready(cluster: LocalCluster) -> list[str] | None:

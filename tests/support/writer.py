@@ -85,13 +85,19 @@ class TlsSource(Protocol):
     def kazoo_args(self) -> dict[str, Any]: ...
 
 
-def _fast_client(hosts: Sequence[str], session_timeout: float, tls: TlsSource | None = None) -> KazooClient:
+def _fast_client(
+    hosts: Sequence[str],
+    session_timeout: float,
+    tls: TlsSource | None = None,
+    auth: list[tuple[str, str]] | None = None,
+) -> KazooClient:
     """A kazoo client tuned for fast failover: retry connecting forever, quickly, and never retry commands
     behind the caller's back (the caller must see every ConnectionLoss to classify it). With `tls` it
     connects to the TLS port with that client certificate."""
     return KazooClient(
         hosts=_connect_string(hosts, SECURE_CLIENT_PORT if tls else CLIENT_PORT),
         **(tls.kazoo_args() if tls else {}),
+        auth_data=auth,
         timeout=session_timeout,
         connection_retry=KazooRetry(max_tries=-1, delay=0.05, backoff=1.5, max_jitter=0.3, max_delay=0.5),
         command_retry=None,
@@ -178,9 +184,11 @@ class ContinuousWriter:
         refresh_every: float = 1.0,
         stall_threshold: float = 0.25,
         tls: TlsSource | None = None,
+        auth: list[tuple[str, str]] | None = None,
     ) -> None:
         self.hosts = hosts
         self.tls = tls
+        self.auth = auth
         self.root = root.rstrip("/") or "/"
         self.interval = interval
         self.session_timeout = session_timeout
@@ -215,7 +223,7 @@ class ContinuousWriter:
         initial = _host_list(self.hosts)
         if not initial:
             raise ValueError("hosts() returned no hosts")
-        client = _fast_client(initial, self.session_timeout, self.tls)
+        client = _fast_client(initial, self.session_timeout, self.tls, self.auth)
         try:
             client.start(timeout=self.connect_timeout)
             retry = KazooRetry(max_tries=20, delay=0.1, max_delay=1.0, deadline=self.connect_timeout)
@@ -491,7 +499,7 @@ def verify_no_loss(writer: ContinuousWriter, hosts: HostSource, timeout: float =
         raise RuntimeError("stop the writer before verifying")
     acks = writer.acks
     uncertain = set(writer.uncertain)
-    client = _fast_client(_host_list(hosts), writer.session_timeout, writer.tls)
+    client = _fast_client(_host_list(hosts), writer.session_timeout, writer.tls, writer.auth)
     retry = KazooRetry(max_tries=-1, delay=0.1, max_delay=1.0, deadline=timeout)
     try:
         client.start(timeout=timeout)

@@ -36,7 +36,7 @@ from zkop.api.validation import field_errors
 from zkop.api.znode import ZNODE_KIND, ZNODE_PLURAL
 from zkop.kube.client import Kube
 from zkop.kube.clock import utc_now
-from zkop.operator.access import EnsembleUnavailable, locate, session, superuser
+from zkop.operator.access import EnsembleUnavailable, connection, locate, session, superuser
 from zkop.operator.handlers import BUSY_SECONDS, RESYNC_SECONDS, STATE
 from zkop.operator.leadership import LEADERSHIP
 from zkop.plan.configsync import (
@@ -99,7 +99,7 @@ async def sync_pass(body: dict[str, Any], ctx: SyncContext) -> SyncOutcome:
         )
         desired = await _read_sources(ctx.kube, meta["namespace"], spec)
         admin = await superuser(ctx.kube, access)
-        zk = await ctx.sessions.get(access.key, access.hosts, admin)
+        zk = await ctx.sessions.get(access.key, access.hosts, await connection(ctx.kube, access))
         acl = sync_acl(admin.password, desired.grants)
         changes = await ctx.sessions.run(
             zk,

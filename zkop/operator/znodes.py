@@ -39,7 +39,7 @@ from zkop.api.znode import (
 )
 from zkop.kube.client import Kube
 from zkop.kube.compare import covers
-from zkop.operator.access import EnsembleAccess, EnsembleUnavailable, locate, superuser
+from zkop.operator.access import EnsembleAccess, EnsembleUnavailable, connection, locate, superuser
 from zkop.operator.handlers import RESYNC_SECONDS, STATE
 from zkop.operator.leadership import LEADERSHIP
 from zkop.operator.reconcile import Context
@@ -292,7 +292,7 @@ async def _write_subtree(
 ) -> Usage | None:
     """Create the subtree with its ACL, and set (or remove) its quota, as zkop's superuser."""
     admin = await superuser(ctx.kube, access)
-    session = await sessions.get(access.key, access.hosts, admin)
+    session = await sessions.get(access.key, access.hosts, await connection(ctx.kube, access))
     # zkop's superuser passes every ACL check through the servers' superDigest anyway; an explicit entry
     # keeps zkop's access (and says who administers the node) even on servers started without it.
     admin_acl = [make_digest_acl(SUPERUSER, admin.password, all=True)]
@@ -341,8 +341,7 @@ async def finalize_znode(body: Mapping[str, Any], ctx: Context, sessions: Sessio
             done = "cluster gone"  # nothing left to delete from; holding the object would block forever
         else:
             access = await locate(ctx.kube, cluster_namespace, ref["name"], ctx.options)
-            admin = await superuser(ctx.kube, access)
-            session = await sessions.get(access.key, access.hosts, admin)
+            session = await sessions.get(access.key, access.hosts, await connection(ctx.kube, access))
 
             def work(client: Any) -> None:
                 remove_quota(client, path)

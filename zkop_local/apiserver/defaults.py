@@ -6,6 +6,7 @@ absence would make a controller or a ``kubectl diff`` behave differently from a 
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import ipaddress
 import itertools
@@ -96,7 +97,14 @@ def _namespace(obj: Obj) -> None:
 
 
 def _secret(obj: Obj) -> None:
+    """Like the real server: `stringData` is write-only, merged into `data` (base64), winning over it."""
     obj.setdefault("type", "Opaque")
+    string_data = obj.pop("stringData", None)
+    if string_data:
+        data = obj.setdefault("data", {}) or {}
+        for key, value in string_data.items():
+            data[key] = base64.b64encode(str(value).encode()).decode()
+        obj["data"] = data
 
 
 def _pvc(obj: Obj) -> None:

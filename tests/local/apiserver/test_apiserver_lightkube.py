@@ -476,3 +476,15 @@ async def test_create_without_namespace_in_path_is_refused(http: Any) -> None:
         json_body={"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}},
     )
     assert status == 405 and body["reason"] == "MethodNotAllowed"
+
+
+async def test_secret_string_data_is_merged_into_data_and_never_stored(lk: AsyncClient) -> None:
+    secret = Secret(
+        metadata=ObjectMeta(name="sd", namespace="default"),
+        data={"kept": "a2VwdA==", "both": "b2xk"},
+        stringData={"both": "new", "plain": "text"},
+    )
+    stored = await lk.create(secret)
+    assert stored.data == {"kept": "a2VwdA==", "both": "bmV3", "plain": "dGV4dA=="}
+    assert stored.stringData is None
+    assert (await lk.get(Secret, "sd", namespace="default")).stringData is None
