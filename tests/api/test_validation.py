@@ -83,3 +83,54 @@ def test_any_config_value_either_parses_to_one_line_or_is_refused(value: str) ->
     except InvalidSpec:
         return
     assert len(str(cluster.spec.config["tickTime"]).splitlines()) <= 1
+
+
+def test_sasl_users_are_accepted_with_sasl_clients_with_or_without_tls() -> None:
+    for tls in ({}, {"enabled": False}):
+        cluster = parse_cluster(
+            spec(tls=tls, authentication={"clients": "sasl", "sasl": {"users": ["orders", "billing-api"]}})
+        )
+        assert cluster.spec.client_auth == "sasl"
+        assert cluster.spec.sasl_users == ["orders", "billing-api"]
+    assert parse_cluster(spec(authentication={"clients": "sasl"})).spec.sasl_users == []
+
+
+@pytest.mark.parametrize("clients", [None, "mtls", "none"])
+def test_sasl_users_without_sasl_clients_are_refused(clients: str | None) -> None:
+    auth: dict[str, Any] = {"sasl": {"users": ["orders"]}}
+    if clients:
+        auth["clients"] = clients
+    (error,) = errors(authentication=auth)
+    assert error == (
+        f"spec.authentication.sasl: users are listed but authentication.clients is {clients or 'not set'}: "
+        "set authentication.clients: sasl to let them log in, or remove authentication.sasl"
+    )
+
+
+def test_duplicate_sasl_users_are_refused() -> None:
+    (error,) = errors(authentication={"clients": "sasl", "sasl": {"users": ["orders", "x", "orders"]}})
+    assert error == "spec.authentication.sasl.users: listed more than once: orders: list each user once"
+
+
+def test_the_zkop_sasl_user_is_reserved() -> None:
+    (error,) = errors(authentication={"clients": "sasl", "sasl": {"users": ["orders", "zkop"]}})
+    assert error == (
+        "spec.authentication.sasl.users: item 1: the user 'zkop' is reserved for zkop itself: "
+        "choose another name"
+    )
+
+
+@pytest.mark.parametrize("user", ["Orders", "a_b", "-a", "a-", "", "a" * 64, "a.b", 'x"y'])
+def test_sasl_users_must_be_dns_labels(user: str) -> None:
+    (error,) = errors(authentication={"clients": "sasl", "sasl": {"users": [user]}})
+    assert error.startswith(f"spec.authentication.sasl.users: item 0 ({user!r}) must be a DNS label")
+
+
+def test_unknown_client_authentication_is_refused() -> None:
+    (error,) = errors(authentication={"clients": "kerberos"})
+    assert error.startswith("spec.authentication.clients: Input should be 'mtls', 'sasl' or 'none'")
+
+
+def test_an_invalid_clients_value_is_reported_once_even_with_sasl_users() -> None:
+    found = errors(authentication={"clients": "kerberos", "sasl": {"users": ["orders"]}})
+    assert len(found) == 1 and found[0].startswith("spec.authentication.clients:")

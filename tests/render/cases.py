@@ -47,4 +47,10 @@ CASES: dict[str, dict[str, Any]] = {
             },
         },
     },
+    "sasl": {
+        "apiVersion": "zkop.io/v1alpha1",
+        "kind": "ZookeeperCluster",
+        "metadata": {"name": "zk", "namespace": "shop", "uid": "0a5c7b2e-0000-4000-8000-000000000004"},
+        "spec": {"authentication": {"clients": "sasl", "sasl": {"users": ["orders", "billing-api"]}}},
+    },
 }

@@ -21,12 +21,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from zkop.api.cluster import ZKOP_SASL_USER
 from zkop.api.validation import parse_cluster
+from zkop.plan.sasl import SaslPlan, plan_sasl
 from zkop.plan.tls import TlsPlan, plan_tls
 from zkop.render import Rendered, render
 from zkop.render.identity import new_password
 from zkop.render.names import ClusterNames, RenderOptions
-from zkop.zookeeper.connection import ClientTls, Connection
+from zkop.zookeeper.connection import ClientTls, Connection, SaslCredential
 from zkop.zookeeper.membership import Membership
 from zkop.zookeeper.reconfig import SuperuserCredential
 
@@ -85,6 +87,7 @@ class LocalEnsemble:
         )
         self.names = ClusterNames.of(self.cluster, RenderOptions())
         self.tls_plan: TlsPlan | None = None
+        self.sasl_plan: SaslPlan | None = None
         self.secrets: dict[str, dict[str, str]] = {}
         self.annotations: dict[str, dict[str, str]] = {}
         # A random 127.a.b.0/24 per ensemble, so ensembles in one run never share an address.
@@ -105,6 +108,8 @@ class LocalEnsemble:
         self.rendered: Rendered = self.render()
         if self.cluster.spec.tls.enabled:
             self.issue()
+        if self.cluster.spec.client_auth == "sasl":
+            self.plan_sasl()
 
     @property
     def credential(self) -> SuperuserCredential:
@@ -141,6 +146,27 @@ class LocalEnsemble:
         self.render()
         return plan
 
+    def plan_sasl(self) -> SaslPlan:
+        """Plan the SASL Secrets as zkop does and keep what they would hold in `self.secrets`. Restart
+        members to make them load the users."""
+        plan = plan_sasl(
+            self.cluster,
+            self.names,
+            server=self.secrets.get(self.names.sasl_secret),
+            users={u: self.secrets.get(self.names.sasl_user_secret(u)) for u in self.cluster.spec.sasl_users},
+        )
+        assert plan.error is None, plan.error
+        for write in plan.writes:
+            self.secrets[write.name] = write.data
+        self.sasl_plan = plan
+        self.render()
+        return plan
+
+    def sasl_login(self, user: str, password: str | None = None) -> dict[str, Any]:
+        """kazoo's `sasl_options` for an application user, from its Secret `<cluster>-sasl-<user>`."""
+        secret = self.secrets[self.names.sasl_user_secret(user)]
+        return SaslCredential(secret["username"], password or secret["password"]).kazoo_args()
+
     @staticmethod
     def _pair(data: dict[str, str]) -> ClientTls:
         return ClientTls(data["tls.crt"], data["tls.key"], data["ca.crt"])
@@ -152,16 +178,28 @@ class LocalEnsemble:
 
     @property
     def connection(self) -> Connection:
-        """How zkop reaches these members: superuser digest, and with TLS the members' key pair."""
+        """How zkop reaches these members: superuser digest, with TLS the members' key pair, with SASL
+        zkop's own SASL login."""
         member = self.secrets.get(self.names.tls_secret)
-        return Connection(self.credential, self._pair(member) if member else None)
+        zkop_login = self.sasl_plan.zkop_password if self.sasl_plan else None
+        sasl = SaslCredential(ZKOP_SASL_USER, zkop_login) if zkop_login else None
+        return Connection(self.credential, self._pair(member) if member else None, sasl)
 
     def render(self, membership: Membership | None = None) -> Rendered:
-        fingerprint = self.tls_plan.fingerprint if self.tls_plan else None
         self.rendered = render(
-            self.cluster, membership=membership, superuser_password=self.password, tls_fingerprint=fingerprint
+            self.cluster,
+            membership=membership,
+            superuser_password=self.password,
+            tls_fingerprint=self.tls_plan.fingerprint if self.tls_plan else None,
+            sasl_fingerprint=self.sasl_plan.fingerprint if self.sasl_plan else None,
         )
         return self.rendered
+
+    def rendered_env(self, *keys: str) -> dict[str, str]:
+        """Plain values of the rendered member container's environment (what the pod would get)."""
+        sts = next(o for o in self.rendered.objects if o["kind"] == "StatefulSet")
+        env = sts["spec"]["template"]["spec"]["containers"][0]["env"]
+        return {e["name"]: e["value"] for e in env if e["name"] in keys and "value" in e}
 
     def config_files(self) -> dict[str, str]:
         config_map = next(o for o in self.rendered.objects if o["kind"] == "ConfigMap")
@@ -197,6 +235,14 @@ class LocalEnsemble:
             for key, text in member_secret.items():
                 (tls_dir / key).write_text(text)
                 (tls_dir / key).chmod(0o440)
+        sasl_dir = base / "sasl"  # the mounted SASL Secret
+        shutil.rmtree(sasl_dir, ignore_errors=True)
+        sasl_secret = self.secrets.get(self.names.sasl_secret)
+        if sasl_secret:
+            sasl_dir.mkdir()
+            for key, text in sasl_secret.items():
+                (sasl_dir / key).write_text(text)
+                (sasl_dir / key).chmod(0o440)
         # The member runs as the image's user (uid/gid 1000, fsGroup 1000), not as root.
         for path in [base, *base.rglob("*")]:
             os.chown(path, MEMBER_UID, MEMBER_UID)
@@ -211,6 +257,11 @@ class LocalEnsemble:
             "ZKOP_SUPER_DIGEST": self.digest(),
             "ZKOP_RUNTIME": str(runtime),
             **({"ZKOP_TLS_DIR": str(tls_dir)} if tls_dir.exists() else {}),
+            **(
+                {"ZKOP_SASL_DIR": str(sasl_dir), **self.rendered_env("ZKOP_SASL_USERS")}
+                if sasl_secret
+                else {}
+            ),
             "ZK_SERVER_HEAP": "96",
             MARKER: str(self.root),
         }

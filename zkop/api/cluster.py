@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from zkop.api.common import (
     Condition,
@@ -186,16 +186,77 @@ class TlsSpec(Model):
         return self
 
 
+# A SASL user name: a DNS label, as it names the user's Secret `<cluster>-sasl-<user>`.
+SASL_USER_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+# zkop's own SASL user: every member accepts it, applications cannot take the name.
+ZKOP_SASL_USER = "zkop"
+MAX_SASL_USERS = 100
+
+
+class SaslSpec(Model):
+    """SASL DIGEST-MD5 users (with authentication.clients: sasl)."""
+
+    users: list[Annotated[str, Field(pattern=SASL_USER_PATTERN, max_length=63)]] = Field(
+        default_factory=list,
+        max_length=MAX_SASL_USERS,
+        description="Users that may connect, one per application (DNS labels, e.g. orders). zkop "
+        "generates each password once and writes it to the Secret <cluster>-sasl-<user> (username, "
+        "password, and a client JAAS section under jaas.conf). Members read their users at start: adding "
+        "or removing one is a rolling restart. The name zkop is reserved for zkop itself.",
+    )
+
+    @field_validator("users", mode="before")
+    @classmethod
+    def _users_are_labels(cls, users: object) -> object:
+        # Before the item pattern: these messages name the user and the fix; the pattern stays in the
+        # CRD so that the API server refuses the same names.
+        if not isinstance(users, list):
+            return users
+        for i, user in enumerate(users):
+            if not isinstance(user, str) or not re.match(SASL_USER_PATTERN, user) or len(user) > 63:
+                raise ValueError(
+                    f"item {i} ({user!r}) must be a DNS label (lowercase letters, digits and '-', at most "
+                    "63 characters, starting and ending with a letter or digit): it names the Secret "
+                    "<cluster>-sasl-<user>"
+                )
+            if user == ZKOP_SASL_USER:
+                raise ValueError(
+                    f"item {i}: the user {ZKOP_SASL_USER!r} is reserved for zkop itself: choose another name"
+                )
+        duplicates = sorted({u for u in users if users.count(u) > 1})
+        if duplicates:
+            raise ValueError(f"listed more than once: {', '.join(duplicates)}: list each user once")
+        return users
+
+
 class AuthenticationSpec(Model):
     """How clients prove who they are."""
 
-    clients: Literal["mtls", "none"] | None = Field(
+    clients: Literal["mtls", "sasl", "none"] | None = Field(
         None,
         description="mtls (the default with TLS): every client presents a certificate from the cluster's "
-        "CA (ZooKeeper's x509 provider, identity = the certificate's subject); none (the default without "
-        "TLS): any client may connect and authenticates by digest if at all. ACLs apply either way; zkop's "
-        "own superuser identity is a digest kept in a Secret.",
+        "CA (ZooKeeper's x509 provider, identity = the certificate's subject); sasl: every client logs in "
+        "with SASL DIGEST-MD5 as one of sasl.users (identity sasl:<user>), clients need no certificate, "
+        "and a client that does not log in can do nothing; none (the default without TLS): any client may "
+        "connect and authenticates by digest if at all. ACLs apply either way; zkop's own superuser "
+        "identity is a digest kept in a Secret.",
     )
+    sasl: SaslSpec | None = Field(None, description="The SASL users, with clients: sasl.")
+
+    @field_validator("sasl")
+    @classmethod
+    def _sasl_needs_sasl_clients(cls, sasl: SaslSpec | None, info: ValidationInfo) -> SaslSpec | None:
+        # A field validator (clients is declared before sasl, so it is parsed already): the error names
+        # spec.authentication.sasl, the field to change or remove.
+        if "clients" not in info.data:
+            return sasl  # clients itself is invalid: that error is enough
+        clients = info.data["clients"]
+        if sasl is not None and sasl.users and clients != "sasl":
+            raise ValueError(
+                f"users are listed but authentication.clients is {clients or 'not set'}: set "
+                "authentication.clients: sasl to let them log in, or remove authentication.sasl"
+            )
+        return sasl
 
 
 class ZookeeperClusterSpec(Model):
@@ -228,7 +289,14 @@ class ZookeeperClusterSpec(Model):
     )
 
     @property
-    def client_auth(self) -> Literal["mtls", "none"]:
+    def sasl_users(self) -> list[str]:
+        """The application SASL users (without zkop's own); empty unless clients authenticate by SASL."""
+        if self.client_auth != "sasl" or self.authentication.sasl is None:
+            return []
+        return list(self.authentication.sasl.users)
+
+    @property
+    def client_auth(self) -> Literal["mtls", "sasl", "none"]:
         """How clients authenticate, with the default filled in."""
         return self.authentication.clients or ("mtls" if self.tls.enabled else "none")
 

@@ -1,5 +1,6 @@
-"""How the operator reaches an ensemble it manages: member addresses, the superuser credential, and a
-shared session. Used by everything that writes into ZooKeeper (app subtrees, registries, config sync)."""
+"""How the operator reaches an ensemble it manages: member addresses, the superuser credential (and SASL
+login), and a shared session. Used by everything that writes into ZooKeeper (app subtrees, registries,
+config sync)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 from zkop.api.cluster import ZookeeperCluster
 from zkop.api.validation import parse_cluster
 from zkop.kube.client import Kube
-from zkop.operator import tls
+from zkop.operator import sasl, tls
 from zkop.plan.observed import PodView
 from zkop.render.discovery import client_keys
 from zkop.render.names import ClusterNames, RenderOptions
@@ -70,9 +71,12 @@ async def superuser(kube: Kube, access: EnsembleAccess) -> SuperuserCredential:
 
 
 async def connection(kube: Kube, access: EnsembleAccess) -> Connection:
-    """zkop's superuser digest and, with TLS, its client certificate for the ensemble."""
+    """zkop's superuser digest and, with TLS, its client certificate, with SASL its SASL login."""
     secrets = await tls.read_secrets(kube, access.cluster, access.names)
-    return tls.connection(await superuser(kube, access), secrets.member)
+    login = await sasl.zkop_credential(kube, access.cluster, access.names)
+    if login is None and access.cluster.spec.client_auth == "sasl":
+        raise EnsembleUnavailable(f"secret {access.names.sasl_secret} has no password for zkop's SASL user")
+    return tls.connection(await superuser(kube, access), secrets.member, login)
 
 
 async def session(kube: Kube, sessions: Sessions, access: EnsembleAccess) -> Session:

@@ -20,7 +20,7 @@ from zkop.api.validation import InvalidSpec, parse_cluster, read_status
 from zkop.kube.client import Kube
 from zkop.kube.clock import utc_now
 from zkop.kube.compare import covers
-from zkop.operator import tls
+from zkop.operator import sasl, tls
 from zkop.plan.ensemble import Action, Reconfig, RestartMember, plan_ensemble
 from zkop.plan.immutable import immutable_changes
 from zkop.plan.observed import Observed, PodView
@@ -298,15 +298,26 @@ async def reconcile(body: Mapping[str, Any], ctx: Context) -> Outcome:
             f"secret {names.superuser_secret}: has no password; delete it only if the ensemble is new",
         )
     secrets = await tls.read_secrets(ctx.kube, cluster, names)
-    connection = tls.connection(credential, secrets.member)
+    sasl_secrets = await sasl.read_secrets(ctx.kube, cluster, names)
+    sasl_plan = sasl.decide(cluster, names, sasl_secrets)
+    if sasl_plan.error:
+        return await _report_invalid(ctx, body, previous, sasl_plan.error)
+    connection = tls.connection(credential, secrets.member, sasl.credential(sasl_plan))
     observed = await observe(ctx, cluster, names, connection)
     # Certificates change only between rolls: a CA rotation step waits until the last roll settled.
-    running_hash = render(cluster, ctx.options, tls_fingerprint=secrets.fingerprint).restart_hash
+    running_hash = render(
+        cluster,
+        ctx.options,
+        tls_fingerprint=secrets.fingerprint,
+        sasl_fingerprint=sasl_secrets.fingerprint(cluster),
+    ).restart_hash
     is_settled = tls_settled(observed, running_hash, cluster.spec.replicas)
     tls_plan = tls.decide(cluster, names, secrets, ctx.now(), is_settled)
     if tls_plan.error:
         return await _report_invalid(ctx, body, previous, tls_plan.error)
-    desired_hash = render(cluster, ctx.options, tls_fingerprint=tls_plan.fingerprint).restart_hash
+    desired_hash = render(
+        cluster, ctx.options, tls_fingerprint=tls_plan.fingerprint, sasl_fingerprint=sasl_plan.fingerprint
+    ).restart_hash
     plan = plan_ensemble(cluster.spec, observed, names, desired_hash)
     rendered = render(
         cluster,
@@ -314,6 +325,7 @@ async def reconcile(body: Mapping[str, Any], ctx: Context) -> Outcome:
         membership=plan.membership,
         statefulset_replicas=plan.statefulset_replicas,
         tls_fingerprint=tls_plan.fingerprint,
+        sasl_fingerprint=sasl_plan.fingerprint,
     )
     if observed.statefulset is not None:
         refused = immutable_changes(observed.statefulset, rendered.objects) or downgrade_refusal(
@@ -321,11 +333,14 @@ async def reconcile(body: Mapping[str, Any], ctx: Context) -> Outcome:
         )
         if refused:
             return await _report_invalid(ctx, body, previous, refused)
-    # Secrets first: members must find their certificate when the StatefulSet starts them.
+    # Secrets first: members must find their certificate and SASL users when the StatefulSet starts them.
     applied = await tls.apply_plan(ctx.kube, cluster, names, tls_plan, _owned)
+    applied += await tls.apply_plan(ctx.kube, cluster, names, sasl_plan, _owned)
     if tls_plan.member is not None and tls_plan.trust is not None:
         connection = Connection(
-            credential, ClientTls(tls_plan.member.cert_pem, tls_plan.member.key_pem, tls_plan.trust)
+            credential,
+            ClientTls(tls_plan.member.cert_pem, tls_plan.member.key_pem, tls_plan.trust),
+            connection.sasl,
         )
     for manifest in rendered.objects:
         meta = manifest["metadata"]

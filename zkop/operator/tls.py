@@ -11,11 +11,12 @@ from typing import Any
 
 from zkop.api.cluster import TlsStatus, ZookeeperCluster
 from zkop.kube.client import Kube
+from zkop.plan.sasl import SaslPlan
 from zkop.plan.tls import TlsPlan, plan_tls
 from zkop.render import tls as render_tls
 from zkop.render.names import ClusterNames
 from zkop.security.pki import KeyPair, bundle
-from zkop.zookeeper.connection import ClientTls, Connection, SuperuserCredential
+from zkop.zookeeper.connection import ClientTls, Connection, SaslCredential, SuperuserCredential
 
 log = logging.getLogger(__name__)
 
@@ -70,18 +71,22 @@ def client_tls(member: Mapping[str, str] | None) -> ClientTls | None:
     return ClientTls(member["tls.crt"], member["tls.key"], bundle(member["ca.crt"]))
 
 
-def connection(credential: SuperuserCredential, member: Mapping[str, str] | None) -> Connection:
-    return Connection(credential, client_tls(member))
+def connection(
+    credential: SuperuserCredential, member: Mapping[str, str] | None, sasl: SaslCredential | None = None
+) -> Connection:
+    """zkop's superuser digest, its client certificate (with TLS) and its SASL login (with SASL)."""
+    return Connection(credential, client_tls(member), sasl)
 
 
 async def apply_plan(
-    kube: Kube, cluster: ZookeeperCluster, names: ClusterNames, plan: TlsPlan, owned: Any
+    kube: Kube, cluster: ZookeeperCluster, names: ClusterNames, plan: TlsPlan | SaslPlan, owned: Any
 ) -> list[str]:
     """Write the plan's Secrets in order (the CA first), then announce its events. `owned` adds the
-    cluster's owner reference."""
+    cluster's owner reference. Serves the SASL plan too (zkop.operator.sasl)."""
     written = []
     for write in plan.writes:
-        manifest = owned(render_tls.secret(names, write.name, write.data, write.annotations), cluster)
+        secret = render_tls.secret(names, write.name, write.data, write.annotations, write.component)
+        manifest = owned(secret, cluster)
         await kube.apply(manifest)
         written.append(f"Secret/{write.name}")
     body = {"apiVersion": cluster.api_version, "kind": cluster.kind, "metadata": cluster.metadata}

@@ -62,6 +62,7 @@ class SecretWrite:
     name: str
     data: dict[str, str] = field(repr=False)
     annotations: dict[str, str] = field(default_factory=dict)
+    component: str = "tls"  # the Secret's app.kubernetes.io/component label
 
 
 @dataclass(frozen=True)

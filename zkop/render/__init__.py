@@ -56,10 +56,12 @@ def render(
     statefulset_replicas: int | None = None,
     superuser_password: str | None = None,
     tls_fingerprint: str | None = None,
+    sasl_fingerprint: str | None = None,
 ) -> Rendered:
     """Render every object. `membership` and `statefulset_replicas` come from observation once the
     ensemble exists (the plan decides them); a new ensemble gets members 1..spec.replicas.
-    `tls_fingerprint` identifies the member certificate and trust bundle (see zkop.plan.tls)."""
+    `tls_fingerprint` identifies the member certificate and trust bundle (see zkop.plan.tls),
+    `sasl_fingerprint` the SASL users and passwords (see zkop.plan.sasl)."""
     options = options or RenderOptions()
     names = ClusterNames.of(cluster, options)
     if membership is None:
@@ -74,7 +76,7 @@ def render(
         "zoo.cfg.dynamic": membership.dynamic_file(),
         "zoo.cfg.dynamic.version": membership.version_hex,
     }
-    template = workload.pod_template(cluster, names, restart_files, tls_fingerprint)
+    template = workload.pod_template(cluster, names, restart_files, tls_fingerprint, sasl_fingerprint)
     replicas = cluster.spec.replicas if statefulset_replicas is None else statefulset_replicas
     objects = [
         identity.service_account(names),

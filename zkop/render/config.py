@@ -5,7 +5,7 @@ from __future__ import annotations
 from importlib import resources
 
 from zkop.api.cluster import ZookeeperCluster, ZookeeperClusterSpec
-from zkop.render import tls
+from zkop.render import sasl, tls
 from zkop.render.names import ClusterNames
 from zkop.zookeeper.membership import ADMIN_PORT, Member, Membership
 
@@ -48,6 +48,7 @@ def static_config(cluster: ZookeeperCluster) -> str:
         settings[key] = _value(cluster.spec.config[key])
     settings.update(MANAGED_SETTINGS)
     settings.update(tls.static_settings(cluster))
+    settings.update(sasl.static_settings(cluster))
     lines = ["# Rendered by zkop; edits are overwritten. Membership lives in the dynamic config file."]
     lines += [f"{key}={value}" for key, value in settings.items()]
     return "\n".join(lines) + "\n"

@@ -23,11 +23,15 @@ def member_hosts(names: ClusterNames, membership: Membership, port: int = CLIENT
 
 
 def client_keys(cluster: ZookeeperCluster, names: ClusterNames) -> dict[str, str]:
-    """How to connect: the client port, whether to use TLS, and which Secret holds a client certificate
-    (and the CA bundle) from the cluster's CA. Names only, never secret material."""
+    """How to connect: the client port, whether to use TLS, which Secret holds a client certificate
+    (and the CA bundle) from the cluster's CA, and whether clients must log in by SASL (each with its own
+    user's Secret `<cluster>-sasl-<user>`). Names only, never secret material."""
     keys = {"ZOOKEEPER_CLIENT_PORT": str(tls.client_port(cluster))}
     if not cluster.spec.tls.enabled:
-        return {**keys, "ZOOKEEPER_TLS": "false"}
+        keys["ZOOKEEPER_TLS"] = "false"
+        if cluster.spec.client_auth == "sasl":
+            keys["ZOOKEEPER_CLIENT_AUTH"] = "sasl"
+        return keys
     keys |= {"ZOOKEEPER_TLS": "true", "ZOOKEEPER_CLIENT_AUTH": cluster.spec.client_auth}
     if not cluster.spec.tls.secret_name:
         keys["ZOOKEEPER_TLS_SECRET"] = names.client_tls_secret

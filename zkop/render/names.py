@@ -79,6 +79,15 @@ class ClusterNames:
         return f"{self.cluster}-client-tls"
 
     @property
+    def sasl_secret(self) -> str:
+        """Every SASL user's password (zkop's own too), mounted into every member: the JAAS file's source."""
+        return f"{self.cluster}-sasl"
+
+    def sasl_user_secret(self, user: str) -> str:
+        """One application user's SASL credentials, for the application to mount."""
+        return f"{self.cluster}-sasl-{user}"
+
+    @property
     def discovery_config_map(self) -> str:
         return f"{self.cluster}-zookeeper"
 

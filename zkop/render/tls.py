@@ -91,10 +91,14 @@ def static_settings(cluster: ZookeeperCluster) -> dict[str, str]:
 
 
 def secret(
-    names: ClusterNames, name: str, data: dict[str, str], annotations: dict[str, str]
+    names: ClusterNames,
+    name: str,
+    data: dict[str, str],
+    annotations: dict[str, str],
+    component: str = "tls",
 ) -> dict[str, Any]:
-    """A TLS Secret zkop writes: `kubernetes.io/tls` for key pairs (cert-manager's layout), Opaque for the
-    CA. Values are PEM text, base64-encoded as the API wants."""
+    """A Secret zkop writes: `kubernetes.io/tls` for key pairs (cert-manager's layout), Opaque for the
+    CA and for SASL credentials. Values are text, base64-encoded as the API wants."""
     kind = "kubernetes.io/tls" if "tls.crt" in data else "Opaque"
     return {
         "apiVersion": "v1",
@@ -102,7 +106,7 @@ def secret(
         "metadata": {
             "name": name,
             "namespace": names.namespace,
-            "labels": {**names.labels(), "app.kubernetes.io/component": "tls"},
+            "labels": {**names.labels(), "app.kubernetes.io/component": component},
             "annotations": dict(annotations),
         },
         "type": kind,

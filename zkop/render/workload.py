@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from zkop.api.cluster import ZookeeperCluster
-from zkop.render import tls
+from zkop.render import sasl, tls
 from zkop.render.hashing import restart_hash
 from zkop.render.names import ANNOTATION_RESTART_AT, ANNOTATION_RESTART_HASH, ClusterNames
 from zkop.render.quantity import mebibytes
@@ -35,6 +35,9 @@ def _env(cluster: ZookeeperCluster, names: ClusterNames) -> list[dict[str, Any]]
     ]
     if cluster.spec.tls.enabled:
         env.append({"name": "ZKOP_TLS_DIR", "value": tls.TLS_MOUNT})
+    if sasl.enabled(cluster):
+        env.append({"name": "ZKOP_SASL_DIR", "value": sasl.SASL_MOUNT})
+        env.append({"name": "ZKOP_SASL_USERS", "value": " ".join(sasl.accepted_users(cluster))})
     flags = list(cluster.spec.jvm.extra_flags)
     if cluster.spec.jvm.heap:
         heap = mebibytes(cluster.spec.jvm.heap)
@@ -89,6 +92,11 @@ def _container(cluster: ZookeeperCluster, names: ClusterNames) -> dict[str, Any]
                 if cluster.spec.tls.enabled
                 else []
             ),
+            *(
+                [{"name": "sasl", "mountPath": sasl.SASL_MOUNT, "readOnly": True}]
+                if sasl.enabled(cluster)
+                else []
+            ),
         ],
         # Everything ZooKeeper writes goes to volumes: data and config to /data, the JVM's and the TLS
         # key store's scratch files to /tmp (memory), logs to /logs. The image itself stays read-only.
@@ -115,6 +123,10 @@ def _volumes(cluster: ZookeeperCluster, names: ClusterNames) -> list[dict[str, A
         # 0440 with fsGroup: readable by the member's group, never by others.
         secret = {"secretName": tls.member_secret(cluster, names), "defaultMode": 0o440}
         volumes.append({"name": "tls", "secret": secret})
+    if sasl.enabled(cluster):
+        # The users' passwords: only ever in this Secret and in the JAAS file the start script writes
+        # from it into the memory-backed runtime directory.
+        volumes.append({"name": "sasl", "secret": {"secretName": names.sasl_secret, "defaultMode": 0o440}})
     return volumes
 
 
@@ -166,9 +178,11 @@ def pod_template(
     names: ClusterNames,
     config_files: dict[str, str],
     tls_fingerprint: str | None = None,
+    sasl_fingerprint: str | None = None,
 ) -> dict[str, Any]:
     """The member pod template, annotated with the hash of everything a restart would pick up: also the
-    fingerprint of the member certificate and trust bundle, as ZooKeeper reads them only at start."""
+    fingerprints of the member certificate and trust bundle and of the SASL users, as ZooKeeper reads
+    them only at start."""
     spec = _pod_spec(cluster, names)
     labels = {**cluster.spec.pod.labels, **names.labels()}
     annotations = dict(cluster.spec.pod.annotations)
@@ -176,6 +190,8 @@ def pod_template(
     parts: list[Any] = [spec, labels, annotations, config_files, restart_at]
     if tls_fingerprint is not None:
         parts.append(tls_fingerprint)  # absent without TLS: hashes of existing clusters stay the same
+    if sasl_fingerprint is not None:
+        parts.append({"sasl": sasl_fingerprint})  # absent without SASL, likewise
     annotations[ANNOTATION_RESTART_HASH] = restart_hash(*parts)
     return {"metadata": {"labels": labels, "annotations": annotations}, "spec": spec}
 

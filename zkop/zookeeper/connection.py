@@ -1,4 +1,5 @@
-"""How zkop connects to members: its superuser digest and, with TLS, its client certificate.
+"""How zkop connects to members: its superuser digest, with TLS its client certificate, and with SASL
+its SASL DIGEST-MD5 login (user `zkop`; needs the `pure-sasl` package, kazoo's SASL client).
 
 zkop dials members by pod IP (it needs one particular member, and needs no DNS), so it verifies that a
 member's certificate chains to the cluster's own trust bundle but does not match host names: every
@@ -57,6 +58,25 @@ class SuperuserCredential:
 
 
 @dataclass(frozen=True)
+class SaslCredential:
+    """A SASL DIGEST-MD5 login (clusters with `authentication.clients: sasl`). kazoo logs in with it
+    right after the session is created, before it sends the digest `auth_data`, so zkop is `sasl:zkop`
+    (what lets it in at all) and its digest superuser (what gives it every right) on one session."""
+
+    username: str
+    password: str
+
+    def kazoo_args(self) -> dict[str, Any]:
+        # A fresh dict each time: kazoo adds its own keys (the service name) to the one it is given.
+        return {
+            "sasl_options": {"mechanism": "DIGEST-MD5", "username": self.username, "password": self.password}
+        }
+
+    def __repr__(self) -> str:  # never let the password reach a log line
+        return f"SaslCredential({self.username}, <redacted>)"
+
+
+@dataclass(frozen=True)
 class ClientTls:
     """A client certificate, its key, and the bundle of CAs to trust, all PEM."""
 
@@ -111,6 +131,7 @@ class Connection:
 
     credential: SuperuserCredential
     tls: ClientTls | None = None
+    sasl: SaslCredential | None = None
 
     @property
     def port(self) -> int:
@@ -121,8 +142,13 @@ class Connection:
         return ",".join(a if ":" in a else f"{a}:{self.port}" for a in addresses)
 
     def kazoo_args(self) -> dict[str, Any]:
-        """Keyword arguments for KazooClient: authentication and TLS."""
-        return {"auth_data": self.credential.auth_data(), **(self.tls.kazoo_args() if self.tls else {})}
+        """Keyword arguments for KazooClient: authentication (SASL login, then the superuser digest) and
+        TLS."""
+        return {
+            "auth_data": self.credential.auth_data(),
+            **(self.tls.kazoo_args() if self.tls else {}),
+            **(self.sasl.kazoo_args() if self.sasl else {}),
+        }
 
     def dial(self) -> Dial:
         """How observation reaches the AdminServer and the four-letter words."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from kazoo.client import KazooClient
-from kazoo.protocol.states import KazooState
+from kazoo.protocol.states import KazooState, KeeperState
 
 from zkop.zookeeper import acls
 from zkop.zookeeper.connection import Connection, SuperuserCredential
@@ -59,6 +59,12 @@ class Session:
         if state == KazooState.LOST:
             self.lost.set()
 
+    @property
+    def ended(self) -> bool:
+        """kazoo gave the connection up for good: a refused SASL login (or failed authentication) ends
+        its connection thread instead of retrying, so the session must be replaced, not reused."""
+        return bool(self.client.client_state in (KeeperState.CLOSED, KeeperState.AUTH_FAILED))
+
     def set_hosts(self, hosts: Sequence[str]) -> None:
         if list(hosts) != self.hosts and hosts:
             self.hosts = list(hosts)
@@ -79,10 +85,11 @@ class Sessions:
     async def get(
         self, key: EnsembleKey, hosts: Sequence[str], access: Connection | SuperuserCredential
     ) -> Session:
-        """The ensemble's session; a new one when the connection changed (a rotated certificate)."""
+        """The ensemble's session; a new one when the connection changed (a rotated certificate, a new
+        SASL password) or kazoo ended it."""
         async with self._lock:
             session = self._sessions.get(key)
-            if session is not None and session.connection != connection_of(access):
+            if session is not None and (session.connection != connection_of(access) or session.ended):
                 self._sessions.pop(key)
                 await asyncio.to_thread(session.close)
                 session = None

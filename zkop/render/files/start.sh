@@ -85,6 +85,47 @@ if [ -n "${ZKOP_TLS_DIR:-}" ]; then
     tls_settings+="${prefix}.trustStore.location=$store_dir/truststore.pem"$'\n'
   done
 fi
+# SASL DIGEST-MD5: the mounted Secret holds one key per user with its password; ZKOP_SASL_USERS (in the
+# pod template) names the users this member accepts. ZooKeeper reads them from a JAAS file, written here
+# into the private, memory-backed directory; passwords are never printed. Names and passwords are checked
+# so that neither can break out of the JAAS syntax (zkop generates both within these limits).
+sasl_flags=""
+if [ -n "${ZKOP_SASL_DIR:-}" ]; then
+  jaas_dir="${ZKOP_RUNTIME:-/tmp}/zkop-sasl"
+  mkdir -p "$jaas_dir"
+  chmod 700 "$jaas_dir"
+  if ! (
+    umask 077
+    set -f # the user list is split into words, never globbed
+    exec > "$jaas_dir/jaas.conf.tmp"
+    echo "Server {"
+    echo "  org.apache.zookeeper.server.auth.DigestLoginModule required"
+    for user in ${ZKOP_SASL_USERS:?ZKOP_SASL_USERS must list the SASL users}; do
+      if ! [[ "$user" =~ ^[a-z0-9]([-a-z0-9]*[a-z0-9])?$ ]]; then
+        echo "zkop: SASL user '$user' is not a DNS label" >&2
+        exit 65
+      fi
+      if [ ! -f "$ZKOP_SASL_DIR/$user" ]; then
+        echo "zkop: the Secret mounted at $ZKOP_SASL_DIR has no password for SASL user '$user'" >&2
+        exit 65
+      fi
+      password="$(cat "$ZKOP_SASL_DIR/$user")"
+      if ! [[ "$password" =~ ^[A-Za-z0-9._~+/=-]+$ ]]; then
+        echo "zkop: the SASL password of '$user' is empty or holds characters other than A-Z a-z 0-9 . _ ~ + / = -" >&2
+        exit 65
+      fi
+      printf '  user_%s="%s"\n' "$user" "$password"
+    done
+    echo "  ;"
+    echo "};"
+  ); then
+    rm -f "$jaas_dir/jaas.conf.tmp"
+    exit 65
+  fi
+  mv "$jaas_dir/jaas.conf.tmp" "$jaas_dir/jaas.conf"
+  echo "zkop: SASL DIGEST-MD5 for users: $ZKOP_SASL_USERS" >&2
+  sasl_flags=" -Djava.security.auth.login.config=$jaas_dir/jaas.conf"
+fi
 {
   cat "$templates/zoo.cfg"
   echo "dataDir=$data_dir"
@@ -103,5 +144,5 @@ mv "$conf_dir/logback.xml.tmp" "$conf_dir/logback.xml"
 
 echo "zkop: starting member $myid of $(grep -cE '^server\.' "$dynamic") from membership version $chosen_version" >&2
 export ZOOCFGDIR="$conf_dir"
-export SERVER_JVMFLAGS="${SERVER_JVMFLAGS:-} -Dzookeeper.DigestAuthenticationProvider.superDigest=${ZKOP_SUPER_DIGEST:?}"
+export SERVER_JVMFLAGS="${SERVER_JVMFLAGS:-} -Dzookeeper.DigestAuthenticationProvider.superDigest=${ZKOP_SUPER_DIGEST:?}${sasl_flags}"
 exec zkServer.sh start-foreground "$conf_dir/zoo.cfg"
