@@ -8,6 +8,7 @@ mount namespace with the cluster DNS names bind-mounted over /etc/hosts), and th
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import os
@@ -30,6 +31,7 @@ from zkop.render.identity import new_password
 from zkop.render.names import ClusterNames, RenderOptions
 from zkop.zookeeper.connection import ClientTls, Connection, SaslCredential
 from zkop.zookeeper.membership import Membership
+from zkop.zookeeper.observe import EnsembleState, observe_ensemble
 from zkop.zookeeper.reconfig import SuperuserCredential
 
 DEBIAN_JARS = [
@@ -318,3 +320,16 @@ def wait_for(predicate, timeout: float = 30.0, interval: float = 0.2, what: str 
             return last
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}; last value: {last!r}")
+
+
+def observe(ensemble: LocalEnsemble, ids: list[int] | None = None) -> EnsembleState:
+    """The members as zkop observes them (over TLS when the ensemble runs it)."""
+    return asyncio.run(
+        observe_ensemble(ensemble.addresses(ids), timeout=2.0, dial=ensemble.connection.dial())
+    )
+
+
+def formed(ensemble: LocalEnsemble, ids: list[int] | None = None) -> EnsembleState | None:
+    """The state once there is a leader, every member is synced and the membership is known."""
+    state = observe(ensemble, ids)
+    return state if state.leader and all(m.synced for m in state.members) and state.membership else None

@@ -2,27 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 import pytest
 from kazoo.client import KazooClient
 
-from tests.support.ensemble import LocalEnsemble, wait_for
-from zkop.zookeeper.observe import EnsembleState, observe_ensemble
+from tests.support.ensemble import LocalEnsemble, formed, observe, wait_for
 
 pytestmark = pytest.mark.zookeeper
-
-
-def observe(ensemble: LocalEnsemble, ids: list[int] | None = None) -> EnsembleState:
-    return asyncio.run(observe_ensemble(ensemble.addresses(ids), timeout=2.0))
-
-
-def formed(ensemble: LocalEnsemble) -> EnsembleState | None:
-    state = observe(ensemble)
-    if state.leader and all(m.synced for m in state.members) and state.membership:
-        return state
-    return None
 
 
 def test_observes_one_leader_synced_followers_and_the_rendered_membership(ensemble: LocalEnsemble) -> None:

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.ensemble import LocalEnsemble, wait_for
-from tests.zookeeper.test_observe import formed, observe
+from tests.support.ensemble import LocalEnsemble, formed, observe, wait_for
 from zkop.zookeeper.membership import Member
 from zkop.zookeeper.reconfig import ReconfigError, SuperuserCredential, read_membership, reconfigure
 

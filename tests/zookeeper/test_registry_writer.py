@@ -16,8 +16,7 @@ from kazoo.client import KazooClient
 from kazoo.protocol.states import KazooState
 
 from tests.registry.test_core import endpoint_slice, export, service
-from tests.support.ensemble import LocalEnsemble, wait_for
-from tests.zookeeper.test_observe import formed
+from tests.support.ensemble import LocalEnsemble, formed, wait_for
 from zkop.registry import ledger
 from zkop.registry.desired import desired_registry
 from zkop.registry.diff import diff

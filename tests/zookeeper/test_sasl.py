@@ -15,12 +15,11 @@ from kazoo.client import KazooClient
 from kazoo.exceptions import ConnectionLoss, NoAuthError, SessionClosedRequireSaslError, SessionExpiredError
 from kazoo.security import ACL, OPEN_ACL_UNSAFE, Id, Permissions
 
-from tests.support.ensemble import LocalEnsemble, wait_for, zookeeper_available
+from tests.support.ensemble import LocalEnsemble, formed, observe, wait_for, zookeeper_available
 from zkop.api.validation import parse_cluster
 from zkop.render.config import member
 from zkop.render.names import ANNOTATION_RESTART_HASH
 from zkop.zookeeper.connection import Connection, SaslCredential, SuperuserCredential
-from zkop.zookeeper.observe import EnsembleState, observe_ensemble
 from zkop.zookeeper.reconfig import ReconfigError, read_membership, reconfigure
 from zkop.zookeeper.sessions import EnsembleKey, Session, Sessions
 
@@ -54,18 +53,6 @@ def ensemble(tmp_path: Path) -> Iterator[LocalEnsemble]:
         yield members
     finally:
         members.stop_all()
-
-
-def observe(ensemble: LocalEnsemble, ids: list[int] | None = None) -> EnsembleState:
-    return asyncio.run(
-        observe_ensemble(ensemble.addresses(ids), timeout=2.0, dial=ensemble.connection.dial())
-    )
-
-
-def formed(ensemble: LocalEnsemble, ids: list[int] | None = None) -> EnsembleState | None:
-    # The membership comes from the four-letter word `conf`: enforcement does not block it.
-    state = observe(ensemble, ids)
-    return state if state.leader and all(m.synced for m in state.members) and state.membership else None
 
 
 def client(ensemble: LocalEnsemble, **kwargs: Any) -> KazooClient:

@@ -11,8 +11,7 @@ from kazoo.client import KazooClient
 from kazoo.exceptions import NoAuthError
 from kazoo.security import OPEN_ACL_UNSAFE, Permissions, make_digest_acl
 
-from tests.support.ensemble import LocalEnsemble, wait_for
-from tests.zookeeper.test_observe import formed
+from tests.support.ensemble import LocalEnsemble, formed, wait_for
 from zkop.api.configsync import DEFAULT_MAX_VALUE_BYTES
 from zkop.plan.configsync import WORLD_READ, admin_acl, sync_acl
 from zkop.plan.znodes import same_acl

@@ -14,11 +14,11 @@ from kazoo.client import KazooClient
 from kazoo.exceptions import NoAuthError
 from kazoo.security import ACL, Id, Permissions
 
-from tests.support.ensemble import LocalEnsemble, wait_for, zookeeper_available
+from tests.support.ensemble import LocalEnsemble, formed, observe, wait_for, zookeeper_available
 from zkop.render.config import member
 from zkop.security.pki import certificate_info, signed_by, split_pem
 from zkop.zookeeper.connection import ClientTls, Connection
-from zkop.zookeeper.observe import EnsembleState, observe_ensemble
+from zkop.zookeeper.observe import observe_ensemble
 from zkop.zookeeper.reconfig import reconfigure
 
 pytestmark = pytest.mark.zookeeper
@@ -34,17 +34,6 @@ def secure(tmp_path: Path) -> Iterator[LocalEnsemble]:
         yield members
     finally:
         members.stop_all()
-
-
-def observe(ensemble: LocalEnsemble, ids: list[int] | None = None) -> EnsembleState:
-    return asyncio.run(
-        observe_ensemble(ensemble.addresses(ids), timeout=2.0, dial=ensemble.connection.dial())
-    )
-
-
-def formed(ensemble: LocalEnsemble, ids: list[int] | None = None) -> EnsembleState | None:
-    state = observe(ensemble, ids)
-    return state if state.leader and all(m.synced for m in state.members) and state.membership else None
 
 
 def client(ensemble: LocalEnsemble, tls: ClientTls | None, **kwargs: object) -> KazooClient:

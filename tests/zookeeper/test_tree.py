@@ -9,8 +9,7 @@ from kazoo.client import KazooClient
 from kazoo.exceptions import NoAuthError, NoNodeError
 from kazoo.security import OPEN_ACL_UNSAFE, make_digest_acl
 
-from tests.support.ensemble import LocalEnsemble, wait_for
-from tests.zookeeper.test_observe import formed
+from tests.support.ensemble import LocalEnsemble, formed, wait_for
 from zkop.render.identity import SUPERUSER
 from zkop.render.znode import AppCredential
 from zkop.zookeeper.quota import QuotaLimits, Usage, limits_node, quota_node, stats_node

@@ -12,7 +12,6 @@ quota nodes) are removed first; Retain leaves the data, and the Secret that open
 
 from __future__ import annotations
 
-import base64
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -48,12 +47,13 @@ from zkop.plan.znode import namespace_allowed, quota_limits, ready_verdict, subt
 from zkop.render.identity import SUPERUSER, new_password
 from zkop.render.names import FIELD_MANAGER
 from zkop.render.znode import (
-    LABEL_ZNODE,
     AppCredential,
+    CredentialSecretProblem,
     app_discovery,
     app_secret,
     derived_path,
     object_name,
+    read_credential_secret,
     secret_owner_references,
 )
 from zkop.zookeeper.quota import Usage
@@ -164,11 +164,6 @@ async def _patch_finalizers(kube: Kube, body: Mapping[str, Any], add: bool) -> N
     )
 
 
-def _decoded(secret: Mapping[str, Any], key: str) -> str | None:
-    encoded = (secret.get("data") or {}).get(key)
-    return base64.b64decode(encoded).decode() if encoded else None
-
-
 async def _credential(kube: Kube, znode: ZookeeperZnode) -> AppCredential:
     """The application's credential: generated into its Secret the first time, read from it afterwards,
     never overwritten (an application may hold it already). Only the Secret's owner reference follows the
@@ -182,17 +177,17 @@ async def _credential(kube: Kube, znode: ZookeeperZnode) -> AppCredential:
         secret = await kube.get("v1", "Secret", name, znode.namespace)
         if secret is None:
             raise Blocked("Conflict", f"Secret {name} appeared and vanished while being created")
-    labels = secret["metadata"].get("labels") or {}
-    if labels.get(LABEL_ZNODE) != znode.name or labels.get("app.kubernetes.io/managed-by") != "zkop":
-        raise Blocked(
-            "Conflict",
-            f"Secret {name} exists and was not made by zkop for this ZookeeperZnode: rename one of them",
-        )
-    username, password = _decoded(secret, "username"), _decoded(secret, "password")
-    if not username or not password:
+    try:
+        username, password = read_credential_secret(secret, znode.name)
+    except CredentialSecretProblem as problem:
+        if problem.kind == "foreign":
+            raise Blocked(
+                "Conflict",
+                f"Secret {name} exists and was not made by zkop for this ZookeeperZnode: rename one of them",
+            ) from None
         raise Blocked(
             "Conflict", f"Secret {name} has no username or password: delete it to generate new ones"
-        )
+        ) from None
     refs = secret["metadata"].get("ownerReferences") or []
     foreign = [r for r in refs if r.get("kind") != ZNODE_KIND]
     wanted = foreign + secret_owner_references(znode)

@@ -23,12 +23,11 @@ from kazoo.security import ACL, make_acl, make_digest_acl
 
 from zkop.api.configsync import SECRET_OPT_IN_ANNOTATION, SourceRef, ZookeeperConfigSyncSpec
 from zkop.render.identity import SUPERUSER
+from zkop.render.znode import CredentialSecretProblem, read_credential_secret
 
 STATE_ROOT = "k8s"
 WORLD_READ = make_acl("world", "anyone", read=True)
 # What zkop stamps on an application's credentials Secret (zkop.render.znode.labels).
-_ZNODE_LABEL = "zkop.io/znode"
-_MANAGED_BY = "app.kubernetes.io/managed-by"
 
 # A reader as read from the API: its ZookeeperZnode and its credentials Secret (None when absent).
 ReaderObjects = tuple[Mapping[str, Any] | None, Mapping[str, Any] | None]
@@ -158,14 +157,6 @@ def reader_secret_name(znode: str) -> str:
     return f"{znode}-zookeeper"
 
 
-def _decoded(secret: Mapping[str, Any], key: str) -> str:
-    encoded = (secret.get("data") or {}).get(key)
-    try:
-        return base64.b64decode(encoded).decode() if encoded else ""
-    except ValueError:
-        return ""
-
-
 def reader_grant(name: str, objects: ReaderObjects) -> ACL | Problem:
     """READ for the digest identity of the ZookeeperZnode `name`, or why it cannot be granted."""
     znode, secret = objects
@@ -178,17 +169,11 @@ def reader_grant(name: str, objects: ReaderObjects) -> ACL | Problem:
         return Problem(
             "ReaderNotFound", f"{label} has no credentials Secret {secret_name} yet; {consequence}"
         )
-    labels = (secret.get("metadata") or {}).get("labels") or {}
-    if labels.get(_ZNODE_LABEL) != name or labels.get(_MANAGED_BY) != "zkop":
-        return Problem(
-            "ReaderInvalid",
-            f"{label}: Secret {secret_name} was not made by zkop for it; {consequence}",
-        )
-    username, password = _decoded(secret, "username"), _decoded(secret, "password")
-    if not username or not password:
-        return Problem(
-            "ReaderInvalid", f"{label}: Secret {secret_name} has no username or password; {consequence}"
-        )
+    try:
+        username, password = read_credential_secret(secret, name)
+    except CredentialSecretProblem as problem:
+        why = "was not made by zkop for it" if problem.kind == "foreign" else "has no username or password"
+        return Problem("ReaderInvalid", f"{label}: Secret {secret_name} {why}; {consequence}")
     return make_digest_acl(username, password, read=True)
 
 
