@@ -218,3 +218,23 @@ def test_a_ca_rotation_rolled_member_by_member_keeps_the_quorum(secure: LocalEns
     assert steps == 3
     final = secure.secrets[secure.names.tls_secret]
     assert not any(signed_by(final["tls.crt"], ca) for ca in split_pem(first_ca))
+
+
+def test_the_plain_text_port_is_served_only_when_kept_for_a_migration(tmp_path: Path) -> None:
+    migrating = LocalEnsemble(tmp_path / "migrating", tls=True, spec={"tls": {"plaintextClientPort": True}})
+    migrating.start_all()
+    try:
+        wait_for(lambda: formed(migrating), timeout=60, what="a formed ensemble with both client ports")
+        for tls in (None, migrating.client_tls):  # plain text on 2181, mutual TLS on 2281
+            zk = client(migrating, tls)
+            try:
+                assert "zookeeper" in zk.get_children("/")
+            finally:
+                zk.stop()
+                zk.close()
+        # Still nothing plain-text in the membership: clients that follow it stay on what they use.
+        state = formed(migrating)
+        assert state is not None and state.membership is not None
+        assert all(m.client_address is None for m in state.membership.members)
+    finally:
+        migrating.stop_all()
