@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -173,17 +175,30 @@ async def test_hardened_pod_drops_everything_and_exec_is_hardened_too(
     await eventually(lambda: condition(runtime.pod_status(pod), "Ready") == "True", what="exec probe")
 
 
+@pytest.fixture
+def suid_dir(tmp_path: Path) -> Iterator[Path]:
+    """A directory where setuid bits count: a fresh tmpfs (mounted without nosuid), whatever filesystem
+    the test's temporary directory is on. Unmounted afterwards."""
+    path = tmp_path / "bin"
+    path.mkdir()
+    subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=16m,mode=0755", "zkop-test-suid", str(path)], check=True
+    )
+    try:
+        assert not os.statvfs(path).f_flag & os.ST_NOSUID
+        yield path
+    finally:
+        subprocess.run(["umount", "--lazy", str(path)], check=True)
+
+
 async def test_capabilities_add_and_drop_and_setuid_binaries_cannot_regain_them(
-    runtime: PodRuntime, sources: StaticSources, tmp_path: Path
+    runtime: PodRuntime, sources: StaticSources, suid_dir: Path
 ) -> None:
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
+    bin_dir = suid_dir
     setuid_cat = bin_dir / "cat"
     shutil.copy("/usr/bin/cat", setuid_cat)
     os.chown(setuid_cat, 0, 0)
     os.chmod(setuid_cat, 0o4755)
-    if os.statvfs(bin_dir).f_flag & os.ST_NOSUID:
-        pytest.skip(f"{bin_dir} is on a nosuid filesystem")
     suid = [{"name": "bin", "mountPath": "/suid"}]
     as_user = {"runAsUser": 1000, "runAsGroup": 1000}
     print_status = f"{STATUS}; echo DONE; sleep 60"
