@@ -8,6 +8,7 @@ from typing import Any
 from lightkube import ApiError
 from lightkube.resources.apps_v1 import StatefulSet
 from lightkube.resources.core_v1 import ConfigMap, Event, Secret, Service, ServiceAccount
+from lightkube.resources.networking_v1 import NetworkPolicy
 from lightkube.resources.policy_v1 import PodDisruptionBudget
 from lightkube.types import PatchType
 
@@ -197,3 +198,36 @@ async def test_a_paused_cluster_is_left_alone_and_says_so(operator: RunningOpera
         return bool(sts.spec.template.spec.containers[0].image == "zookeeper:3.9.4")
 
     await eventually(upgraded, what="the change applied once unpaused")
+
+
+async def test_the_network_policy_follows_spec_and_a_foreign_one_is_never_deleted(
+    operator: RunningOperator,
+) -> None:
+    await operator.client.create(ZookeeperClusterResource.from_dict(CLUSTER))
+    policy = await eventually(lambda: get_or_none(operator, NetworkPolicy, "zk"), what="the NetworkPolicy")
+    assert policy.metadata.labels["app.kubernetes.io/managed-by"] == "zkop"
+    ports = {p.port for rule in policy.spec.ingress for p in rule.ports or []}
+    assert ports == {2281, 2888, 3888, 8080}
+
+    async def patch(enabled: bool) -> None:
+        await operator.client.patch(
+            ZookeeperClusterResource,
+            "zk",
+            {"spec": {"networkPolicy": {"enabled": enabled}}},
+            namespace="default",
+            patch_type=PatchType.MERGE,
+        )
+
+    await patch(False)
+    await eventually(
+        lambda: _is_none(get_or_none(operator, NetworkPolicy, "zk")), what="the NetworkPolicy deleted"
+    )
+    # Someone else's policy under the same name stays, whatever zkop's spec says.
+    foreign = {"metadata": {"name": "zk", "namespace": "default"}, "spec": {"podSelector": {}}}
+    await operator.client.create(NetworkPolicy.from_dict(foreign))
+    await asyncio.sleep(2.5)  # several passes
+    assert await get_or_none(operator, NetworkPolicy, "zk") is not None
+
+
+async def _is_none(value: Any) -> bool:
+    return await value is None

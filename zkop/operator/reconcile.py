@@ -27,7 +27,7 @@ from zkop.plan.observed import Observed, PodView
 from zkop.plan.status import Verdict, conditions, ensemble_status, invalid_spec_verdicts
 from zkop.plan.tls import settled as tls_settled
 from zkop.plan.version import downgrade_refusal
-from zkop.render import _owned, render
+from zkop.render import _owned, render, restart_hash
 from zkop.render import tls as render_tls
 from zkop.render.identity import new_password
 from zkop.render.names import ANNOTATION_PAUSED, ClusterNames, RenderOptions
@@ -305,19 +305,19 @@ async def reconcile(body: Mapping[str, Any], ctx: Context) -> Outcome:
     connection = tls.connection(credential, secrets.member, sasl.credential(sasl_plan))
     observed = await observe(ctx, cluster, names, connection)
     # Certificates change only between rolls: a CA rotation step waits until the last roll settled.
-    running_hash = render(
+    running_hash = restart_hash(
         cluster,
         ctx.options,
         tls_fingerprint=secrets.fingerprint,
         sasl_fingerprint=sasl_secrets.fingerprint(cluster),
-    ).restart_hash
+    )
     is_settled = tls_settled(observed, running_hash, cluster.spec.replicas)
     tls_plan = tls.decide(cluster, names, secrets, ctx.now(), is_settled)
     if tls_plan.error:
         return await _report_invalid(ctx, body, previous, tls_plan.error)
-    desired_hash = render(
+    desired_hash = restart_hash(
         cluster, ctx.options, tls_fingerprint=tls_plan.fingerprint, sasl_fingerprint=sasl_plan.fingerprint
-    ).restart_hash
+    )
     plan = plan_ensemble(cluster.spec, observed, names, desired_hash)
     rendered = render(
         cluster,

@@ -12,10 +12,10 @@ from typing import Any
 from zkop.api.cluster import TlsStatus, ZookeeperCluster
 from zkop.kube.client import Kube
 from zkop.plan.sasl import SaslPlan
-from zkop.plan.tls import TlsPlan, plan_tls
+from zkop.plan.tls import TlsPlan, fingerprint, plan_tls
 from zkop.render import tls as render_tls
 from zkop.render.names import ClusterNames
-from zkop.security.pki import KeyPair, bundle
+from zkop.security.pki import bundle
 from zkop.zookeeper.connection import ClientTls, Connection, SaslCredential, SuperuserCredential
 
 log = logging.getLogger(__name__)
@@ -36,9 +36,7 @@ class TlsSecrets:
         """What members load now (see TlsPlan.fingerprint): the certificate and the bundle."""
         if not self.member or "tls.crt" not in self.member or "ca.crt" not in self.member:
             return None
-        return TlsPlan(
-            member=KeyPair(self.member["tls.crt"], ""), trust=bundle(self.member["ca.crt"])
-        ).fingerprint
+        return fingerprint(self.member["tls.crt"], bundle(self.member["ca.crt"]))
 
 
 def _annotations(obj: Mapping[str, Any] | None) -> dict[str, str]:

@@ -82,7 +82,12 @@ class TlsPlan:
         """Identifies what members load at start; part of the restart hash."""
         if self.member is None or self.trust is None:
             return None
-        return hashlib.sha256((self.member.cert_pem + self.trust).encode()).hexdigest()[:20]
+        return fingerprint(self.member.cert_pem, self.trust)
+
+
+def fingerprint(cert_pem: str, trust: str) -> str:
+    """A member certificate and trust bundle, as one short hash (never the key)."""
+    return hashlib.sha256((cert_pem + trust).encode()).hexdigest()[:20]
 
 
 def _seconds(value: str) -> dt.timedelta:

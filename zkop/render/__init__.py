@@ -7,10 +7,10 @@ from typing import Any
 
 from zkop.api.cluster import ZookeeperCluster
 from zkop.render import config, discovery, identity, network, network_policy, tls, workload
-from zkop.render.names import ClusterNames, RenderOptions
+from zkop.render.names import ANNOTATION_RESTART_HASH, ClusterNames, RenderOptions
 from zkop.zookeeper.membership import ADMIN_PORT, ELECTION_PORT, QUORUM_PORT, Membership
 
-__all__ = ["RenderOptions", "Rendered", "render"]
+__all__ = ["RenderOptions", "Rendered", "render", "restart_hash"]
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,30 @@ def _owned(obj: dict[str, Any], cluster: ZookeeperCluster) -> dict[str, Any]:
     return obj
 
 
+def _restart_files(cluster: ZookeeperCluster) -> dict[str, str]:
+    """The ConfigMap files a member reads only at start (membership is changed live, by reconfig)."""
+    return {
+        "zoo.cfg": config.static_config(cluster),
+        "logback.xml": config.logging_config(),
+        "start.sh": config.start_script(),
+    }
+
+
+def restart_hash(
+    cluster: ZookeeperCluster,
+    options: RenderOptions | None = None,
+    *,
+    tls_fingerprint: str | None = None,
+    sasl_fingerprint: str | None = None,
+) -> str:
+    """The pod template's restart hash alone, as render() computes it, without the other objects."""
+    names = ClusterNames.of(cluster, options or RenderOptions())
+    template = workload.pod_template(
+        cluster, names, _restart_files(cluster), tls_fingerprint, sasl_fingerprint
+    )
+    return str(template["metadata"]["annotations"][ANNOTATION_RESTART_HASH])
+
+
 def render(
     cluster: ZookeeperCluster,
     options: RenderOptions | None = None,
@@ -66,11 +90,7 @@ def render(
     names = ClusterNames.of(cluster, options)
     if membership is None:
         membership = config.initial_membership(cluster, names, cluster.spec.replicas)
-    restart_files = {
-        "zoo.cfg": config.static_config(cluster),
-        "logback.xml": config.logging_config(),
-        "start.sh": config.start_script(),
-    }
+    restart_files = _restart_files(cluster)
     files = {
         **restart_files,
         "zoo.cfg.dynamic": membership.dynamic_file(),
@@ -101,6 +121,6 @@ def render(
     return Rendered(
         objects=[_owned(o, cluster) for o in objects],
         superuser_secret=_owned(identity.superuser_secret(names, superuser_password), cluster),
-        restart_hash=template["metadata"]["annotations"]["zkop.io/restart-hash"],
+        restart_hash=template["metadata"]["annotations"][ANNOTATION_RESTART_HASH],
         membership=membership,
     )
