@@ -177,6 +177,20 @@ def test_a_lost_ca_secret_never_makes_members_distrust_each_other() -> None:
     assert len(states) >= 3
 
 
+def test_a_renewal_asked_during_a_lost_ca_rotation_waits_for_a_signing_ca() -> None:
+    store = Store()
+    store.plan(cluster())
+    del store.data[NAMES.ca_secret]
+    before = store.member()[0]
+    asked = cluster({ANNOTATION_RENEW: "r1"})
+    started = store.plan(asked, settled=False)  # trusting a new CA; nothing can sign yet
+    assert started.rotation and "1/3" in started.rotation
+    assert store.member()[0] == before  # kept, not reissued (and no crash)
+    states = _rotate(store, asked)
+    _no_trust_gap(states)
+    assert store.annotations[NAMES.tls_secret].get(ANNOTATION_RENEWED_FOR) == "r1"
+
+
 def test_tls_disabled_plans_nothing() -> None:
     plan = plan_tls(
         cluster(enabled=False),

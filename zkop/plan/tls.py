@@ -266,17 +266,17 @@ def plan_tls(
     def keep_or_issue(
         data: SecretData | None, name: str, common_name: str, dns_names: tuple[str, ...], server: bool
     ) -> KeyPair | None:
-        usable = (
-            _usable(data, ca_data["ca.crt"], now=now, renew_before=renew_before, names=dns_names)
-            if signer is not None
-            else None
-        )
         if signer is None:
-            # No signing key (mid-rotation after a lost CA Secret): keep what members have.
-            usable = KeyPair(data["tls.crt"], data["tls.key"]) if data and data.get("tls.crt") else None
-            if usable is None:
+            # No signing key (mid-rotation after a lost CA Secret): keep what members have; a renewal
+            # waits until the rotation gives zkop a CA it can sign with.
+            if not data or not data.get("tls.crt") or not data.get("tls.key"):
                 return None
-        if usable is not None and (renew_token in ("", renewed_for) or not server):
+            usable: KeyPair | None = KeyPair(data["tls.crt"], data["tls.key"])
+            renewal_asked = False
+        else:
+            usable = _usable(data, ca_data["ca.crt"], now=now, renew_before=renew_before, names=dns_names)
+            renewal_asked = server and renew_token not in ("", renewed_for)
+        if usable is not None and not renewal_asked:
             if dict(data or {}).get("ca.crt") == trust:
                 return usable
             writes.append(SecretWrite(name, {**dict(data or {}), "ca.crt": trust}, _tokens(name)))
