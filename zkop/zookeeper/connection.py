@@ -14,7 +14,6 @@ exit. Secret material never reaches a log line: reprs name only fingerprints.
 from __future__ import annotations
 
 import atexit
-import contextlib
 import hashlib
 import os
 import shutil
@@ -153,13 +152,3 @@ class Connection:
     def dial(self) -> Dial:
         """How observation reaches the AdminServer and the four-letter words."""
         return Dial(self.tls.context()) if self.tls else PLAIN
-
-
-def forget_files() -> None:
-    """Remove every written certificate (tests; the process exit does it otherwise)."""
-    global _dir
-    with _lock:
-        if _dir is not None:
-            with contextlib.suppress(OSError):
-                shutil.rmtree(_dir)
-            _dir = None
